@@ -1,0 +1,52 @@
+"""patrolmap: campus security maps for patrol leads, traffic staff, planners and grid officers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from patrolmap import config as config_module
+from patrolmap.database import configure_engine
+from patrolmap.errors import register_error_handlers
+from patrolmap.extensions import db, migrate
+from patrolmap.layers import check_registry
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: configuration, extensions, blueprints, errors, commands, first-run set-up."""
+    app = Flask(__name__, static_folder="../static", template_folder="../templates")
+    app.config.from_mapping(config_module.from_environment())
+    if config:
+        app.config.from_mapping(config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    check_registry()
+    if app.config["AUTO_INIT_DB"]:
+        from patrolmap.firstrun import first_run
+
+        first_run(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(config_module.PROJECT_ROOT / "migrations"))
+    with app.app_context():
+        configure_engine(db.engine, busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+
+def register_blueprints(app: Flask) -> None:
+    from patrolmap.web import api, pages
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+
+
+def register_commands(app: Flask) -> None:
+    from patrolmap import cli
+
+    cli.register(app)

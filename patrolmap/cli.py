@@ -1,0 +1,177 @@
+"""Flask commands for data work: every failure is a clear message and a non-zero exit."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+import shapely
+from flask import Flask
+from flask.cli import with_appcontext
+
+from patrolmap.errors import PatrolmapError
+from patrolmap.extensions import db
+from patrolmap.geo.io import ReadError
+from patrolmap.geo.validate import ValidationError
+from patrolmap.importing import CampusInfo, import_violations, load_geodata
+from patrolmap.layers import LAYERS, UnknownLayer
+from patrolmap.store import ImportSummary, get_campus
+
+
+class Progress:
+    """Print rows done and rate at most twice a second, so long imports show they are alive."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.last = 0.0
+
+    def __call__(self, layer: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - self.last < 0.5 and done < total:
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-9)
+        click.echo(f"  {layer}: {done}/{total} rows ({rate:,.0f} rows/s)", err=True)
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def _report(summary: ImportSummary, verbose: bool) -> None:
+    for line in summary.lines():
+        click.echo(line)
+    if summary.skipped:
+        shown = summary.skipped if verbose else summary.skipped[:10]
+        for item in shown:
+            click.echo(f"    skipped {item.get('osm_id', item)}: {item.get('reason', '')}")
+        if len(shown) < len(summary.skipped):
+            click.echo(f"    ... {len(summary.skipped) - len(shown)} more (use --verbose)")
+    warnings = summary.warnings if verbose else summary.warnings[:10]
+    for warning in warnings:
+        click.echo(f"    warning: {warning}")
+    if len(warnings) < len(summary.warnings):
+        click.echo(f"    ... {len(summary.warnings) - len(warnings)} more warnings (use --verbose)")
+
+
+def _run_import(action) -> ImportSummary:  # noqa: ANN001
+    try:
+        return action()
+    except ValidationError as exc:
+        _fail(f"nothing was imported: {exc}")
+    except (ReadError, PatrolmapError, ValueError) as exc:
+        _fail(f"nothing was imported: {exc}")
+    raise AssertionError  # pragma: no cover
+
+
+@click.command("load-geodata")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--campus", "slug", help="Campus slug to load into (created if new); default from the source.")
+@click.option("--name", help="Campus display name.")
+@click.option("--timezone", help="Campus time zone, e.g. Asia/Shanghai.")
+@click.option("--boundary", type=click.Path(exists=True, path_type=Path),
+              help="Polygon file (GeoJSON): import only features inside it.")
+@click.option("--university-boundary", is_flag=True,
+              help="OSM only: import only features inside the extract's amenity=university polygons.")
+@click.option("--verbose", is_flag=True, help="List every skipped feature and warning.")
+@with_appcontext
+def load_geodata_command(path: Path, slug: str | None, name: str | None, timezone: str | None,
+                         boundary: Path | None, university_boundary: bool, verbose: bool) -> None:
+    """Import a campus from a folder, a GeoPackage or an OpenStreetMap extract."""
+    shape = _read_boundary(boundary) if boundary else None
+    campus = CampusInfo(slug=slug, name=name, timezone=timezone) if slug else None
+    if campus is None and (name or timezone):
+        _fail("--name and --timezone need --campus")
+    summary = _run_import(lambda: load_geodata(
+        db.session, path, campus=campus, boundary=shape, university_boundary=university_boundary,
+        progress=Progress(),
+    ))
+    _report(summary, verbose)
+
+
+def _read_boundary(path: Path) -> shapely.Geometry:
+    from patrolmap.geo.io import read_layer_file
+
+    try:
+        features = read_layer_file(path)
+    except ReadError as exc:
+        _fail(f"cannot read the boundary: {exc}")
+    polygons = [f.geometry for f in features if f.geometry is not None and f.geometry.geom_type.endswith("Polygon")]
+    if not polygons:
+        _fail(f"{path} holds no polygon to use as boundary")
+    return shapely.union_all(polygons)
+
+
+@click.command("import-violations")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--campus", "slug", help="Campus slug; may be left out when there is only one campus.")
+@click.option("--encoding", help="Text encoding of a CSV (default: UTF-8 with or without BOM, else GBK).")
+@with_appcontext
+def import_violations_command(file: Path, slug: str | None, encoding: str | None) -> None:
+    """Import recorded parking violations from CSV (lon/lat columns) or GeoJSON."""
+    slug = slug or _only_campus()
+    summary = _run_import(lambda: import_violations(
+        db.session, file, campus_slug=slug, encoding=encoding, progress=Progress(),
+    ))
+    _report(summary, verbose=False)
+
+
+def _only_campus() -> str:
+    from patrolmap.store import list_campuses
+
+    campuses = list_campuses(db.session)
+    if len(campuses) != 1:
+        names = ", ".join(c.slug for c in campuses) or "none yet"
+        _fail(f"choose a campus with --campus (campuses: {names})")
+    return campuses[0].slug
+
+
+@click.command("export")
+@click.argument("layer")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--campus", "slug", help="Export one campus only (default: all).")
+@with_appcontext
+def export_command(layer: str, file: Path, slug: str | None) -> None:
+    """Export a layer to FILE; the format follows the extension (.geojson, .gpkg, .csv)."""
+    from patrolmap.exporting import export_layer
+
+    try:
+        campus = get_campus(db.session, slug) if slug else None
+        count = export_layer(db.session, layer, file, campus=campus)
+    except UnknownLayer as exc:
+        _fail(str(exc.args[0]))
+    except (ReadError, PatrolmapError) as exc:
+        _fail(str(exc))
+    click.echo(f"wrote {count} {layer} to {file}")
+
+
+@click.command("init-db")
+@click.option("--sample/--no-sample", default=False, help="Also load the sample campus when the store is empty.")
+@with_appcontext
+def init_db_command(sample: bool) -> None:
+    """Create or upgrade the schema (migrations), optionally loading the sample campus."""
+    from flask import current_app
+    from flask_migrate import upgrade
+
+    upgrade()
+    if sample:
+        from patrolmap.firstrun import load_sample
+        from patrolmap.store import list_campuses
+
+        if not list_campuses(db.session):
+            load_sample(current_app)
+    click.echo("database ready")
+
+
+@click.command("layers")
+def layers_command() -> None:
+    """List the layer ids that every command and the API accept."""
+    for layer in LAYERS.values():
+        click.echo(f"{layer.id:14} {layer.title}")
+
+
+def register(app: Flask) -> None:
+    for command in (load_geodata_command, import_violations_command, export_command, init_db_command,
+                    layers_command):
+        app.cli.add_command(command)

@@ -1,0 +1,40 @@
+"""Configuration: safe defaults for the embedded store, overridden by the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE_PATH = PROJECT_ROOT / "instance" / "patrolmap.sqlite3"
+
+
+def normalise_database_url(url: str) -> str:
+    """Pick the psycopg 3 driver for plain postgres URLs, as Heroku-style URLs omit it."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> dict[str, Any]:
+    """Build the configuration from the environment, with embedded defaults."""
+    env = os.environ if env is None else env
+    url = env.get("DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    embedded = "DATABASE_URL" not in env
+    return {
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(url),
+        # A random key keeps a demo safe; deployments set SECRET_KEY so sessions survive restarts.
+        "SECRET_KEY": env.get("SECRET_KEY") or secrets.token_hex(32),
+        # The embedded default creates its schema and loads the sample campus on first run.
+        "AUTO_INIT_DB": env.get("PATROLMAP_AUTO_INIT", "1" if embedded else "0") == "1",
+        "SAMPLE_GEODATA": env.get("PATROLMAP_SAMPLE_GEODATA", str(PROJECT_ROOT / "geodata")),
+        "DEFAULT_TIMEZONE": env.get("PATROLMAP_TIMEZONE", "Asia/Shanghai"),
+        "SQLITE_BUSY_TIMEOUT_MS": int(env.get("PATROLMAP_SQLITE_BUSY_TIMEOUT_MS", "30000")),
+        "MAX_CONTENT_LENGTH": int(env.get("PATROLMAP_MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))),
+        "API_DEFAULT_LIMIT": 1000,
+        "API_MAX_LIMIT": 10000,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    }

@@ -1,0 +1,91 @@
+"""Engine behaviour per store: SQLite pragmas and write locks, spatial index DDL.
+
+SQLite serves many writers safely only if every write transaction takes the
+write lock up front (``BEGIN IMMEDIATE``): a deferred transaction that reads
+first and writes later fails with "database is locked" instead of waiting.
+Reads stay deferred, so WAL lets them run beside a writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+WRITE_OPTION = "patrolmap_write"
+
+
+def configure_engine(engine: Engine, *, busy_timeout_ms: int = 30000) -> None:
+    """Install the SQLite pragmas and transaction handling; a no-op on PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself so that it can choose IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextlib.contextmanager
+def write_transaction(session: Session) -> Iterator[Session]:
+    """Run a block as one write transaction that holds the write lock from its start.
+
+    Commits on success, rolls back on any error, so a failed write leaves nothing.
+    """
+    if session.in_transaction():
+        # Whatever was read so far belongs to a deferred transaction; end it so the
+        # write starts a fresh one that takes the lock first.
+        session.rollback()
+    session.connection(execution_options={WRITE_OPTION: True})
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def sqlite_rtree_ddl(table: str, bbox: tuple[str, str, str, str]) -> list[str]:
+    """R*Tree table plus the triggers that keep it equal to the feature table."""
+    minx, maxx, miny, maxy = bbox
+    rtree = f"rtree_{table}"
+    values = f"NEW.id, NEW.{minx}, NEW.{maxx}, NEW.{miny}, NEW.{maxy}"
+    return [
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {rtree} USING rtree(id, minx, maxx, miny, maxy)",
+        f"INSERT INTO {rtree} SELECT id, {minx}, {maxx}, {miny}, {maxy} FROM {table}",
+        f"CREATE TRIGGER {table}_rtree_insert AFTER INSERT ON {table} BEGIN "
+        f"INSERT INTO {rtree} VALUES ({values}); END",
+        f"CREATE TRIGGER {table}_rtree_update AFTER UPDATE OF {minx}, {maxx}, {miny}, {maxy} ON {table} BEGIN "
+        f"UPDATE {rtree} SET minx = NEW.{minx}, maxx = NEW.{maxx}, miny = NEW.{miny}, maxy = NEW.{maxy} "
+        f"WHERE id = NEW.id; END",
+        f"CREATE TRIGGER {table}_rtree_delete AFTER DELETE ON {table} BEGIN "
+        f"DELETE FROM {rtree} WHERE id = OLD.id; END",
+    ]
+
+
+def sqlite_rtree_drop_ddl(table: str) -> list[str]:
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_rtree_insert",
+        f"DROP TRIGGER IF EXISTS {table}_rtree_update",
+        f"DROP TRIGGER IF EXISTS {table}_rtree_delete",
+        f"DROP TABLE IF EXISTS rtree_{table}",
+    ]
+
+
+def postgis_index_ddl(table: str) -> list[str]:
+    return [f"CREATE INDEX IF NOT EXISTS ix_{table}_geom ON {table} USING gist (geom)"]

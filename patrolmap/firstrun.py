@@ -1,0 +1,33 @@
+"""First run of the embedded default: create the schema and load the sample campus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import inspect, select
+
+from patrolmap.extensions import db
+from patrolmap.models import Campus
+
+
+def first_run(app: Flask) -> None:
+    """Bring the schema up to date and, on an empty store, load the sample campus."""
+    with app.app_context():
+        upgrade()
+        if inspect(db.engine).has_table("campuses") and db.session.scalars(select(Campus)).first() is None:
+            load_sample(app)
+        db.session.remove()
+
+
+def load_sample(app: Flask) -> None:
+    """Load every campus folder under SAMPLE_GEODATA."""
+    from patrolmap.importing import load_geodata
+
+    root = Path(app.config["SAMPLE_GEODATA"])
+    if not root.is_dir():
+        return
+    for folder in sorted(p for p in root.iterdir() if (p / "campus.json").exists()):
+        summary = load_geodata(db.session, folder, actor="sample")
+        app.logger.info("loaded sample campus %s", " ".join(summary.lines()))

@@ -1,0 +1,242 @@
+"""Typed SQLAlchemy models: one definition for SQLite and PostGIS.
+
+Every spatial table stores its geometry in EPSG:4326 plus the bounding box as
+plain columns (``minx``..``maxy``; violations use ``lon``/``lat``), which the
+SQLite R*Tree tables index; PostGIS indexes the geometry itself with GiST.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+from patrolmap.geotypes import Geometry, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Campus(Base):
+    """One site of a university; times are shown in its time zone."""
+
+    __tablename__ = "campuses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    university: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    boundary: Mapped[BaseGeometry | None] = mapped_column(Geometry("GEOMETRY"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Officer(Base):
+    """A person the department assigns: grid officer, duty officer, patrol."""
+
+    __tablename__ = "officers"
+    __table_args__ = (UniqueConstraint("campus_id", "source_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campus_id: Mapped[int] = mapped_column(ForeignKey("campuses.id"), index=True)
+    source_id: Mapped[str | None] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32), default="grid_officer")
+
+
+class Feature:
+    """Columns every stored map feature shares."""
+
+    # Which columns hold the bounding box, in R*Tree order (minx, maxx, miny, maxy).
+    bbox_columns: ClassVar[tuple[str, str, str, str]] = ("minx", "maxx", "miny", "maxy")
+    geometry_type: ClassVar[str] = "GEOMETRY"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str | None] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @declared_attr
+    def campus_id(cls) -> Mapped[int]:  # noqa: N805
+        return mapped_column(ForeignKey("campuses.id"), index=True)
+
+    @declared_attr
+    def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805
+        return (UniqueConstraint("campus_id", "source_id"),)
+
+
+class BoxedFeature(Feature):
+    """A feature whose bounding box is kept in four plain columns for indexing."""
+
+    minx: Mapped[float] = mapped_column(Float)
+    miny: Mapped[float] = mapped_column(Float)
+    maxx: Mapped[float] = mapped_column(Float)
+    maxy: Mapped[float] = mapped_column(Float)
+
+
+class Building(BoxedFeature, Base):
+    __tablename__ = "buildings"
+    geometry_type = "GEOMETRY"
+
+    name: Mapped[str | None] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32), default="other")
+    residents: Mapped[int | None] = mapped_column(Integer)
+    floors: Mapped[int | None] = mapped_column(Integer)
+    college: Mapped[str | None] = mapped_column(String(200))
+    grid_zone_id: Mapped[int | None] = mapped_column(ForeignKey("grid_zones.id"), index=True)
+    geom: Mapped[BaseGeometry] = mapped_column(Geometry("GEOMETRY"))
+
+
+class GridZone(BoxedFeature, Base):
+    __tablename__ = "grid_zones"
+
+    name: Mapped[str] = mapped_column(String(200))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    geom: Mapped[BaseGeometry] = mapped_column(Geometry("GEOMETRY"))
+
+
+class PathSegment(BoxedFeature, Base):
+    __tablename__ = "path_segments"
+
+    name: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32), default="footway")
+    fire_lane: Mapped[bool] = mapped_column(Boolean, default=False)
+    oneway: Mapped[bool] = mapped_column(Boolean, default=False)
+    access: Mapped[str] = mapped_column(String(16), default="public")
+    speed_limit_kmh: Mapped[float | None] = mapped_column(Float)
+    geom: Mapped[BaseGeometry] = mapped_column(Geometry("LINESTRING"))
+
+
+class Checkpoint(BoxedFeature, Base):
+    __tablename__ = "checkpoints"
+
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str | None] = mapped_column(String(32))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"))
+    geom: Mapped[BaseGeometry] = mapped_column(Geometry("POINT"))
+
+
+class ParkingLot(BoxedFeature, Base):
+    __tablename__ = "parking_lots"
+
+    name: Mapped[str | None] = mapped_column(String(200))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    geom: Mapped[BaseGeometry] = mapped_column(Geometry("GEOMETRY"))
+
+
+class Charger(BoxedFeature, Base):
+    __tablename__ = "chargers"
+
+    name: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16), default="car")
+    ports: Mapped[int | None] = mapped_column(Integer)
+    power_kw: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="existing")
+    operator: Mapped[str | None] = mapped_column(String(200))
+    geom: Mapped[BaseGeometry] = mapped_column(Geometry("POINT"))
+
+
+class DutyPost(BoxedFeature, Base):
+    __tablename__ = "duty_posts"
+
+    name: Mapped[str] = mapped_column(String(200))
+    hours: Mapped[str | None] = mapped_column(String(200))
+    geom: Mapped[BaseGeometry] = mapped_column(Geometry("POINT"))
+
+
+class Violation(Feature, Base):
+    """A parking violation: enforcement evidence, so edits are audited and deletes are soft.
+
+    Analysis reads the plain columns (lon, lat, local_hour, local_weekday,
+    local_date, kind, campus_id) straight into numpy, never through ORM objects.
+    """
+
+    __tablename__ = "violations"
+    bbox_columns = ("lon", "lon", "lat", "lat")
+
+    observed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16))
+    plate: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    note: Mapped[str | None] = mapped_column(Text)
+    reporter: Mapped[str | None] = mapped_column(String(200))
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    local_date: Mapped[dt.date] = mapped_column(Date)
+    local_hour: Mapped[int] = mapped_column(SmallInteger)
+    local_minute: Mapped[int] = mapped_column(SmallInteger)
+    local_weekday: Mapped[int] = mapped_column(SmallInteger)
+    near_fire_lane: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deleted_reason: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[BaseGeometry] = mapped_column(Geometry("POINT"))
+
+    @declared_attr
+    def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805
+        return (
+            UniqueConstraint("campus_id", "source_id"),
+            Index("ix_violations_campus_time", "campus_id", "observed_at"),
+            Index("ix_violations_campus_hour", "campus_id", "local_hour", "local_weekday"),
+            Index("ix_violations_lonlat", "lon", "lat"),
+        )
+
+
+class AuditEntry(Base):
+    """Append-only record of who changed what: evidence must be traceable."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    layer: Mapped[str] = mapped_column(String(64), index=True)
+    feature_id: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+FEATURE_MODELS: tuple[type[Feature], ...] = (
+    Building, GridZone, PathSegment, Checkpoint, ParkingLot, Charger, DutyPost, Violation,
+)
+
+
+@event.listens_for(BoxedFeature, "before_insert", propagate=True)
+@event.listens_for(BoxedFeature, "before_update", propagate=True)
+def _keep_bbox(_mapper: Any, _conn: Any, target: BoxedFeature) -> None:
+    """Derive the bbox columns from the geometry so that they can never disagree."""
+    target.minx, target.miny, target.maxx, target.maxy = target.geom.bounds

@@ -1,0 +1,421 @@
+"""The one place that turns stored rows into GeoDataFrames and validated frames into rows.
+
+Writes go through Core bulk statements, not one ORM object per feature, so that a
+year of violations imports in seconds; reads for analysis are column queries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Column, Float, Integer, MetaData, Select, Table, and_, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from patrolmap.errors import NotFound
+from patrolmap.geo.proximity import within_distance
+from patrolmap.geo.validate import CheckedLayer
+from patrolmap.layers import LAYERS, Layer, get_layer
+from patrolmap.models import AuditEntry, Campus, GridZone, Officer, PathSegment, Violation, utcnow
+from patrolmap.timeutil import local_fields
+
+BBox = tuple[float, float, float, float]
+Progress = Callable[[str, int, int], None]
+# A violation this close to a fire-lane path is flagged, whatever kind it was recorded as.
+FIRE_LANE_FLAG_M = 5.0
+CHUNK = 5000
+
+_rtree_meta = MetaData()
+
+
+def _rtree(table: str) -> Table:
+    """The SQLite R*Tree companion of a feature table (created by the migrations)."""
+    name = f"rtree_{table}"
+    if name not in _rtree_meta.tables:
+        Table(name, _rtree_meta, Column("id", Integer, primary_key=True),
+              *(Column(c, Float) for c in ("minx", "maxx", "miny", "maxy")))
+    return _rtree_meta.tables[name]
+
+
+@dataclass
+class LayerCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+
+@dataclass
+class ImportSummary:
+    campus: str
+    layers: dict[str, LayerCounts] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        out = [f"campus {self.campus}: {self.seconds:.2f} s"]
+        for layer, c in self.layers.items():
+            out.append(f"  {layer}: {c.inserted} new, {c.updated} updated, {c.unchanged} unchanged")
+        if self.skipped:
+            out.append(f"  skipped at the extract's edge: {len(self.skipped)}")
+        if self.warnings:
+            out.append(f"  warnings: {len(self.warnings)}")
+        return out
+
+
+# ---------------------------------------------------------------- campuses
+
+
+def find_campus(session: Session, key: str | int) -> Campus | None:
+    """The campus with this slug or id, if any."""
+    stmt = select(Campus).where(Campus.id == key if isinstance(key, int) else Campus.slug == str(key))
+    return session.scalars(stmt).first()
+
+
+def get_campus(session: Session, key: str | int) -> Campus:
+    """The campus with this slug or id; NotFound otherwise."""
+    campus = find_campus(session, key)
+    if campus is None:
+        msg = f"unknown campus {key!r}"
+        raise NotFound(msg)
+    return campus
+
+
+def list_campuses(session: Session) -> list[Campus]:
+    return list(session.scalars(select(Campus).order_by(Campus.id)))
+
+
+def ensure_campus(
+    session: Session,
+    slug: str,
+    *,
+    name: str | None = None,
+    timezone: str | None = None,
+    university: str | None = None,
+    boundary: BaseGeometry | None = None,
+) -> Campus:
+    """Return the campus with this slug, creating it (or filling in what is given) as needed."""
+    campus = session.scalars(select(Campus).where(Campus.slug == slug)).first()
+    if campus is None:
+        campus = Campus(slug=slug, name=name or slug, timezone=timezone or "Asia/Shanghai")
+        session.add(campus)
+    elif name:
+        campus.name = name
+    if timezone:
+        campus.timezone = timezone
+    if university:
+        campus.university = university
+    if boundary is not None:
+        campus.boundary = boundary
+    session.flush()
+    return campus
+
+
+def campus_extent(session: Session, campus: Campus) -> BaseGeometry | None:
+    """The campus's boundary or, lacking one, the box around its buildings and paths."""
+    if campus.boundary is not None:
+        return campus.boundary
+    boxes = []
+    for model in (LAYERS["buildings"].model, PathSegment):
+        row = session.execute(
+            select(func.min(model.minx), func.min(model.miny), func.max(model.maxx), func.max(model.maxy))
+            .where(model.campus_id == campus.id)
+        ).one()
+        if row[0] is not None:
+            boxes.append(shapely.box(*row))
+    return shapely.union_all(boxes).envelope if boxes else None
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _bbox_values(geoms: Sequence[BaseGeometry]) -> np.ndarray:
+    return shapely.bounds(np.asarray(geoms, dtype=object))
+
+
+def _officer_ids(session: Session, campus: Campus, frame: gpd.GeoDataFrame) -> list[int | None]:
+    """Resolve grid-zone officer names to officer rows, creating missing officers."""
+    existing = {o.name: o for o in session.scalars(select(Officer).where(Officer.campus_id == campus.id))}
+    ids: list[int | None] = []
+    for name, phone in zip(frame["officer"], frame["officer_phone"], strict=True):
+        if name is None:
+            ids.append(None)
+            continue
+        officer = existing.get(name)
+        if officer is None:
+            officer = Officer(campus_id=campus.id, name=name, phone=phone, role="grid_officer")
+            session.add(officer)
+            session.flush()
+            existing[name] = officer
+        elif phone and officer.phone != phone:
+            officer.phone = phone
+        ids.append(officer.id)
+    return ids
+
+
+def _fire_lane_flags(session: Session, campus: Campus, points: gpd.GeoSeries) -> np.ndarray:
+    lanes = session.scalars(
+        select(PathSegment.geom).where(PathSegment.campus_id == campus.id, PathSegment.fire_lane.is_(True))
+    ).all()
+    return within_distance(points, gpd.GeoSeries(lanes, crs="EPSG:4326"), FIRE_LANE_FLAG_M)
+
+
+def frame_to_rows(session: Session, layer: Layer, campus: Campus, frame: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    """Column values for each feature of a validated frame, derived columns included."""
+    geoms = list(frame.geometry)
+    data: dict[str, Sequence[Any]] = {c: list(frame[c]) for c in layer.columns}
+    data["source_id"] = list(frame["source_id"])
+    data["geom"] = geoms
+    if layer.id == "grid-zones":
+        data["officer_id"] = _officer_ids(session, campus, frame)
+    if layer.model is Violation:
+        coords = shapely.get_coordinates(np.asarray(geoms, dtype=object))
+        data["lon"], data["lat"] = coords[:, 0].tolist(), coords[:, 1].tolist()
+        local = local_fields(frame["observed_at"], campus.timezone)
+        for column in local.columns:
+            data[column] = local[column].tolist()
+        data["near_fire_lane"] = _fire_lane_flags(session, campus, frame.geometry).tolist()
+    else:
+        bounds = _bbox_values(geoms)
+        for i, column in enumerate(("minx", "miny", "maxx", "maxy")):
+            data[column] = bounds[:, i].tolist()
+    names = list(data)
+    return [dict(zip(names, values, strict=True)) for values in zip(*data.values(), strict=True)]
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, BaseGeometry):
+        return shapely.to_wkb(value, output_dimension=2)
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    return value
+
+
+def _plain_value(value: Any) -> Any:
+    if isinstance(value, BaseGeometry):
+        return value.wkt
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return value
+
+
+def upsert_layer(
+    session: Session,
+    layer: Layer,
+    campus: Campus,
+    frame: gpd.GeoDataFrame,
+    *,
+    actor: str,
+    progress: Progress | None = None,
+) -> LayerCounts:
+    """Insert new features and update changed ones by source id; identical ones are left alone."""
+    model = layer.model
+    table = model.__table__
+    rows = frame_to_rows(session, layer, campus, frame)
+    compare = [c for c in rows[0] if c not in ("source_id",)] if rows else []
+    existing = {
+        r.source_id: r
+        for r in session.execute(
+            select(table.c.id, table.c.version, *(table.c[c] for c in ["source_id", *compare]))
+            .where(table.c.campus_id == campus.id)
+        )
+    }
+    counts = LayerCounts()
+    inserts: list[dict[str, Any]] = []
+    updates: list[tuple[Any, dict[str, Any]]] = []
+    now = utcnow()
+    for row in rows:
+        old = existing.get(row["source_id"])
+        if old is None:
+            inserts.append({**row, "campus_id": campus.id, "version": 1, "created_at": now, "updated_at": now})
+            continue
+        changed = {c: row[c] for c in compare if _comparable(getattr(old, c)) != _comparable(row[c])}
+        if changed:
+            updates.append((old, changed))
+        else:
+            counts.unchanged += 1
+    for start in range(0, len(inserts), CHUNK):
+        chunk = inserts[start:start + CHUNK]
+        session.execute(insert(table), chunk)
+        counts.inserted += len(chunk)
+        if progress:
+            progress(layer.id, counts.inserted + counts.unchanged, len(rows))
+    for old, changed in updates:
+        session.execute(
+            update(table).where(table.c.id == old.id)
+            .values(**changed, version=old.version + 1, updated_at=now)
+        )
+        counts.updated += 1
+        if model is Violation:
+            # Violations are evidence: every change keeps its before and after.
+            session.add(AuditEntry(
+                actor=actor, action="update", layer=layer.id, feature_id=old.id,
+                before={c: _plain_value(getattr(old, c)) for c in changed},
+                after={c: _plain_value(v) for c, v in changed.items()},
+                reason="re-import changed the record",
+            ))
+    if progress and updates:
+        progress(layer.id, len(rows), len(rows))
+    return counts
+
+
+IMPORT_ORDER = ("buildings", "grid-zones", "paths", "checkpoints", "parking-lots", "chargers", "duty-posts",
+                "violations")
+
+
+def store_layers(
+    session: Session,
+    campus: Campus,
+    checked: dict[str, CheckedLayer],
+    *,
+    actor: str,
+    source: str,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Write validated layers in dependency order; the caller owns the transaction."""
+    started = time.perf_counter()
+    summary = ImportSummary(campus=campus.slug)
+    for layer_id in IMPORT_ORDER:
+        if layer_id not in checked:
+            continue
+        item = checked[layer_id]
+        summary.warnings.extend(item.warnings)
+        counts = upsert_layer(session, get_layer(layer_id), campus, item.frame, actor=actor, progress=progress)
+        summary.layers[layer_id] = counts
+    session.add(AuditEntry(
+        actor=actor, action="import", layer=",".join(summary.layers) or "-",
+        after={k: vars(v) for k, v in summary.layers.items()}, reason=f"import of {source} into {campus.slug}",
+    ))
+    session.flush()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _bbox_filter(stmt: Select, layer: Layer, bbox: BBox, dialect: str) -> Select:
+    """Restrict a query to features whose bbox meets the given one, through the spatial index."""
+    model = layer.model
+    minx, miny, maxx, maxy = bbox
+    cx0, cx1, cy0, cy1 = (getattr(model, c) for c in model.bbox_columns)
+    exact = and_(cx1 >= minx, cx0 <= maxx, cy1 >= miny, cy0 <= maxy)
+    if dialect == "postgresql":
+        envelope = func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
+        return stmt.where(model.geom.op("&&")(envelope), exact)
+    rtree = _rtree(model.__tablename__)
+    inside = and_(rtree.c.maxx >= minx, rtree.c.minx <= maxx, rtree.c.maxy >= miny, rtree.c.miny <= maxy)
+    return stmt.join_from(rtree, model, rtree.c.id == model.id).where(inside, exact)
+
+
+def _base_query(layer: Layer, columns: Sequence[Any], *, campus_id: int | None, include_deleted: bool) -> Select:
+    model = layer.model
+    stmt = select(*columns)
+    if campus_id is not None:
+        stmt = stmt.where(model.campus_id == campus_id)
+    if model is Violation and not include_deleted:
+        stmt = stmt.where(Violation.deleted_at.is_(None))
+    return stmt
+
+
+def feature_columns(layer: Layer) -> list[Any]:
+    model = layer.model
+    names = ["id", "source_id", "campus_id", *layer.columns, "geom"]
+    if model is Violation:
+        names += ["near_fire_lane", "lon", "lat"]
+    if model is GridZone:
+        names += ["officer_id"]
+    return [getattr(model, n) for n in names]
+
+
+def query_features(
+    session: Session,
+    layer_id: str,
+    *,
+    campus_id: int | None = None,
+    bbox: BBox | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    include_deleted: bool = False,
+) -> list[dict[str, Any]]:
+    """Rows of a layer as dicts (geometry as shapely), limited to a bbox through the spatial index."""
+    layer = get_layer(layer_id)
+    stmt = _base_query(layer, feature_columns(layer), campus_id=campus_id, include_deleted=include_deleted)
+    if bbox is not None:
+        stmt = _bbox_filter(stmt, layer, bbox, session.get_bind().dialect.name)
+    else:
+        stmt = stmt.order_by(layer.model.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
+    return [dict(r._mapping) for r in session.execute(stmt)]
+
+
+def count_features(
+    session: Session, layer_id: str, *, campus_id: int | None = None, bbox: BBox | None = None,
+    include_deleted: bool = False,
+) -> int:
+    layer = get_layer(layer_id)
+    stmt = _base_query(layer, [func.count()], campus_id=campus_id, include_deleted=include_deleted)
+    if bbox is not None:
+        stmt = _bbox_filter(stmt, layer, bbox, session.get_bind().dialect.name)
+    else:
+        stmt = stmt.select_from(layer.model)
+    return int(session.execute(stmt).scalar_one())
+
+
+def layer_frame(
+    session: Session, layer_id: str, *, campus_id: int | None = None, bbox: BBox | None = None,
+    include_deleted: bool = False,
+) -> gpd.GeoDataFrame:
+    """A whole layer (or a bbox of it) as a GeoDataFrame in EPSG:4326."""
+    rows = query_features(session, layer_id, campus_id=campus_id, bbox=bbox, include_deleted=include_deleted)
+    layer = get_layer(layer_id)
+    columns = [c.key for c in feature_columns(layer)]
+    frame = pd.DataFrame(rows, columns=columns)
+    if layer.id == "grid-zones":
+        officers = {o.id: o for o in session.scalars(select(Officer))}
+        frame["officer"] = [officers[i].name if i in officers else None for i in frame["officer_id"]]
+        frame["officer_phone"] = [officers[i].phone if i in officers else None for i in frame["officer_id"]]
+    return gpd.GeoDataFrame(frame, geometry=list(frame.pop("geom")), crs="EPSG:4326")
+
+
+VIOLATION_ANALYSIS_COLUMNS = ("id", "lon", "lat", "local_date", "local_hour", "local_minute", "local_weekday",
+                              "kind", "near_fire_lane", "campus_id")
+
+
+def violation_table(
+    session: Session, *, campus_id: int | None = None, columns: Sequence[str] = VIOLATION_ANALYSIS_COLUMNS,
+) -> pd.DataFrame:
+    """Live violations as plain columns, read straight from the cursor into pandas."""
+    table = Violation.__table__
+    stmt = select(*(table.c[c] for c in columns)).where(table.c.deleted_at.is_(None))
+    if campus_id is not None:
+        stmt = stmt.where(table.c.campus_id == campus_id)
+    result = session.connection().exec_driver_sql(*_compiled(session, stmt))
+    return pd.DataFrame.from_records(result.fetchall(), columns=list(columns))
+
+
+def _compiled(session: Session, stmt: Select) -> tuple[str, Any]:
+    """Compile to the driver's SQL so that rows skip SQLAlchemy's per-row processing."""
+    dialect = session.get_bind().dialect
+    compiled = stmt.compile(dialect=dialect)
+    params = compiled.construct_params()
+    if dialect.paramstyle in ("named", "pyformat"):
+        return str(compiled), params
+    return str(compiled), tuple(params[k] for k in compiled.positiontup or ())

@@ -1,0 +1,26 @@
+"""Campus-local calendar fields, derived once at write time so analysis reads plain integers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Sequence
+
+import pandas as pd
+
+
+def local_fields(observed_utc: Sequence[dt.datetime], timezone: str) -> pd.DataFrame:
+    """Return local_date, local_hour, local_minute, local_weekday (Monday=0) for UTC times."""
+    times = pd.to_datetime(pd.Series(list(observed_utc), dtype=object), utc=True).dt.tz_convert(
+        zoneinfo.ZoneInfo(timezone)
+    )
+    return pd.DataFrame({
+        "local_date": times.dt.date,
+        "local_hour": times.dt.hour.astype("int16"),
+        "local_minute": times.dt.minute.astype("int16"),
+        "local_weekday": times.dt.weekday.astype("int16"),
+    })
+
+
+def to_local(value: dt.datetime, timezone: str) -> dt.datetime:
+    return value.astimezone(zoneinfo.ZoneInfo(timezone))
