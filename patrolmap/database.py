@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 WRITE_OPTION = "patrolmap_write"
 
@@ -42,11 +42,13 @@ def configure_engine(engine: Engine, *, busy_timeout_ms: int = 30000) -> None:
 
 
 @contextlib.contextmanager
-def write_transaction(session: Session) -> Iterator[Session]:
+def write_transaction(session: Session | scoped_session) -> Iterator[Session]:
     """Run a block as one write transaction that holds the write lock from its start.
 
     Commits on success, rolls back on any error, so a failed write leaves nothing.
     """
+    if isinstance(session, scoped_session):
+        session = session()
     if session.in_transaction():
         # Whatever was read so far belongs to a deferred transaction; end it so the
         # write starts a fresh one that takes the lock first.

@@ -297,7 +297,7 @@ def store_layers(
         counts = upsert_layer(session, get_layer(layer_id), campus, item.frame, actor=actor, progress=progress)
         summary.layers[layer_id] = counts
     session.add(AuditEntry(
-        actor=actor, action="import", layer=",".join(summary.layers) or "-",
+        actor=actor, action="import", layer=next(iter(summary.layers)) if len(summary.layers) == 1 else "*",
         after={k: vars(v) for k, v in summary.layers.items()}, reason=f"import of {source} into {campus.slug}",
     ))
     session.flush()

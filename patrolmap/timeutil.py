@@ -18,7 +18,7 @@ def local_fields(observed_utc: Sequence[dt.datetime], timezone: str) -> pd.DataF
         "local_date": times.dt.date,
         "local_hour": times.dt.hour.astype("int16"),
         "local_minute": times.dt.minute.astype("int16"),
-        "local_weekday": times.dt.weekday.astype("int16"),
+        "local_weekday": times.dt.day_of_week.astype("int16"),
     })
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -293,6 +294,12 @@ def _check_geometry(schema: LayerSchema, raw: RawFeature) -> tuple[BaseGeometry 
     return fixed, None, note
 
 
+def _object_frame(rows: list[dict[str, Any]], columns: list[str]) -> gpd.GeoDataFrame:
+    """A frame that keeps None as None and ints as ints (pandas would make both floats)."""
+    data = {c: pd.Series([r[c] for r in rows], dtype=object) for c in columns}
+    return gpd.GeoDataFrame(data, geometry=[r["geometry"] for r in rows], crs="EPSG:4326")
+
+
 def validate_layer(
     layer: str,
     features: list[RawFeature],
@@ -339,8 +346,7 @@ def validate_layer(
             rows.append(row)
         if len(problems) >= MAX_PROBLEMS * 4:
             break
-    frame = gpd.GeoDataFrame(rows, columns=["source_id", *schema.field_names, "geometry"],
-                             geometry="geometry", crs="EPSG:4326")
+    frame = _object_frame(rows, ["source_id", *schema.field_names])
     if not problems:
         misplaced = check_placement(layer, frame, reference)
         if misplaced:

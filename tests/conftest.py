@@ -1,0 +1,160 @@
+"""Fixtures: one fresh app and database per test, on every store under test.
+
+Stores: SQLite always; PostGIS when PostgreSQL answers at PATROLMAP_TEST_POSTGRES_URL
+(default the local server's `test` database). Under CI=true a missing PostGIS is
+an error, never a silent skip. A test marked ``@pytest.mark.store("sqlite")`` is
+only generated for that store, so nothing shows up as skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from patrolmap import create_app
+from patrolmap.extensions import db
+
+DATA = Path(__file__).parent / "data"
+POSTGRES_URL = os.environ.get(
+    "PATROLMAP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/patrolmap_test"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _postgres_available() -> str | None:
+    """Create the test database if needed; return why PostGIS cannot be used, or None."""
+    url = sa.make_url(POSTGRES_URL)
+    admin = url.set(database="postgres")
+    try:
+        engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"),
+                                  {"d": url.database}).first()
+            if not exists:
+                conn.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
+        engine.dispose()
+        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+        engine.dispose()
+    except Exception as exc:  # any failure means the store is not usable here
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return None
+
+
+def _stores() -> list[str]:
+    wanted = os.environ.get("PATROLMAP_TEST_STORES", "sqlite,postgis").split(",")
+    stores = [s for s in wanted if s == "sqlite"]
+    if "postgis" in wanted:
+        problem = _postgres_available()
+        if problem is None:
+            stores.append("postgis")
+        elif IN_CI:
+            pytest.exit(f"PostGIS is required under CI=true but unusable: {problem}", returncode=3)
+        else:
+            print(f"\n[patrolmap] PostGIS not available, testing SQLite only: {problem}")
+    return stores
+
+
+STORES: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    STORES.extend(_stores())
+
+
+def pytest_report_header() -> str:
+    return f"patrolmap stores under test: {', '.join(STORES)}"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("store")
+        stores = [s for s in STORES if marker is None or s in marker.args]
+        metafunc.parametrize("store", stores, indirect=True)
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def _upgrade(url: str) -> None:
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "AUTO_INIT_DB": False, "TESTING": True})
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating each time would be slow)."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    _upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgis_schema() -> str:
+    """Migrate the PostGIS test database once from scratch; tests then truncate it."""
+    engine = sa.create_engine(POSTGRES_URL)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+    engine.dispose()
+    _upgrade(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+def _truncate_all(url: str) -> None:
+    engine = sa.create_engine(url)
+    tables = [t.name for t in db.metadata.sorted_tables]
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(store: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if store == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "patrolmap.sqlite3"
+        shutil.copyfile(template, path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgis_schema")
+    _truncate_all(url)
+    return url
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "AUTO_INIT_DB": False,
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+    })
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
