@@ -31,9 +31,7 @@ VENDOR_URLS: Mapping[str, str] = {
     "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js": (
         "bootstrap/dist/js/bootstrap.bundle.min.js"
     ),
-    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/css/bootstrap.min.css": (
-        "bootstrap/dist/css/bootstrap.min.css"
-    ),
+    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/css/bootstrap.min.css": "bootstrap/dist/css/bootstrap.min.css",
     "https://netdna.bootstrapcdn.com/bootstrap/3.0.0/css/bootstrap-glyphicons.css": (
         "glyphicons-only-bootstrap/css/bootstrap.min.css"
     ),

@@ -324,10 +324,12 @@ def validate_layer(
         elif note:
             warnings.append(f"{layer}: feature {raw.index}: {note}")
         row: dict[str, Any] = {}
+        ok = not error
         for spec in schema.fields:
             try:
                 row[spec.name] = check_value(spec, raw.properties.get(spec.name), tz)
             except ValueError as exc:
+                ok = False
                 problems.append(Problem(layer, raw.index, fid, spec.name, str(exc)))
         unknown.update(k for k in raw.properties if k not in schema.field_names and k not in ("id", "source_id"))
         if fid is not None:
@@ -335,7 +337,7 @@ def validate_layer(
                 problems.append(Problem(layer, raw.index, fid, "id",
                                         f"duplicate id, also used by feature {seen_ids[fid]}"))
             seen_ids[fid] = raw.index
-        if geom is not None and not error:
+        if ok:
             if fid is None:
                 # Identical id-less rows are kept apart by their order, so none is dropped.
                 base = content_id(layer, geom, row)
