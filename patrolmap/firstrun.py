@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, make_url, select
 
 from patrolmap.extensions import db
 from patrolmap.models import Campus
@@ -14,6 +14,9 @@ from patrolmap.models import Campus
 
 def first_run(app: Flask) -> None:
     """Bring the schema up to date and, on an empty store, load the sample campus."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     with app.app_context():
         upgrade()
         if inspect(db.engine).has_table("campuses") and db.session.scalars(select(Campus)).first() is None:

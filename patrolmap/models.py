@@ -210,7 +210,6 @@ class Violation(Feature, Base):
             UniqueConstraint("campus_id", "source_id"),
             Index("ix_violations_campus_time", "campus_id", "observed_at"),
             Index("ix_violations_campus_hour", "campus_id", "local_hour", "local_weekday"),
-            Index("ix_violations_lonlat", "lon", "lat"),
         )
 
 

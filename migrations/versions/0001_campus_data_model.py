@@ -216,7 +216,6 @@ def upgrade():
         batch_op.create_index('ix_violations_campus_hour', ['campus_id', 'local_hour', 'local_weekday'], unique=False)
         batch_op.create_index(batch_op.f('ix_violations_campus_id'), ['campus_id'], unique=False)
         batch_op.create_index('ix_violations_campus_time', ['campus_id', 'observed_at'], unique=False)
-        batch_op.create_index('ix_violations_lonlat', ['lon', 'lat'], unique=False)
 
     op.create_table('grid_zones',
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -312,7 +311,6 @@ def downgrade():
 
     op.drop_table('grid_zones')
     with op.batch_alter_table('violations', schema=None) as batch_op:
-        batch_op.drop_index('ix_violations_lonlat')
         batch_op.drop_index('ix_violations_campus_time')
         batch_op.drop_index(batch_op.f('ix_violations_campus_id'))
         batch_op.drop_index('ix_violations_campus_hour')
