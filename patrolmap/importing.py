@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,7 @@ def load_geodata(
     encoding: str | None = None,
 ) -> ImportSummary:
     """Import a folder, GeoPackage, OSM extract or single layer file into a campus."""
+    started = time.perf_counter()
     raw, meta = read_source(path, encoding=encoding)
     if university_boundary:
         universities = meta.get("universities")
@@ -135,6 +137,7 @@ def load_geodata(
         summary = store_layers(session, target, checked, actor=actor, source=path.name, progress=progress)
     summary.skipped = list(meta.get("skipped", []))
     summary.warnings.extend(meta.get("warnings", []))
+    summary.seconds = time.perf_counter() - started
     return summary
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import orjson
+import pandas as pd
 import shapely
 from shapely.geometry import shape
 
@@ -181,7 +181,7 @@ def features_from_frame(frame: gpd.GeoDataFrame) -> list[RawFeature]:
 
 
 def _plain(value: Any) -> Any:
-    if value is None:
+    if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
@@ -236,6 +236,3 @@ def read_folder(path: Path) -> dict[str, list[RawFeature]]:
             layers[layer] = read_layer_file(file)
     return layers
 
-
-def iter_layer_files(path: Path) -> Iterable[Path]:
-    return (f for f in sorted(path.iterdir()) if f.stem in LAYER_IDS)
