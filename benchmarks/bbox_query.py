@@ -19,11 +19,11 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synthetic import fill_violations  # noqa: E402
+from synthetic import fill_violations
 
-from patrolmap import create_app  # noqa: E402
-from patrolmap.extensions import db  # noqa: E402
-from patrolmap.store import count_features, ensure_campus, query_features  # noqa: E402
+from patrolmap import create_app
+from patrolmap.extensions import db
+from patrolmap.store import count_features, ensure_campus, query_features
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/patrolmap_bench"
 # About 150 m x 150 m near the middle of the campus: a city block.
@@ -31,7 +31,7 @@ BLOCK = (116.3510, 40.0025, 116.3528, 40.0039)
 CAMPUS = (116.3440, 39.9977, 116.3597, 40.0089)
 
 
-def timed(fn, repeat: int = 15) -> float:  # noqa: ANN001
+def timed(fn, repeat: int = 15) -> float:
     """Median wall time in milliseconds."""
     fn()
     samples = []
@@ -42,7 +42,7 @@ def timed(fn, repeat: int = 15) -> float:  # noqa: ANN001
     return statistics.median(samples)
 
 
-def naive_scan(bbox: tuple[float, float, float, float], limit: int | None):  # noqa: ANN201
+def naive_scan(bbox: tuple[float, float, float, float], limit: int | None):
     """The same filter with every index ignored: what a query without a spatial index costs."""
     dialect = db.engine.dialect.name
     table = "violations NOT INDEXED" if dialect == "sqlite" else "violations"

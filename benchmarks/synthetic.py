@@ -41,7 +41,7 @@ def fill_violations(engine: sa.Engine, campus_id: int, n: int, *, seed: int = 1)
     return time.perf_counter() - started
 
 
-def _rows(campus_id, lon, lat, seconds, kinds, start, geoms):  # noqa: ANN001, ANN202
+def _rows(campus_id, lon, lat, seconds, kinds, start, geoms):
     now = dt.datetime.now(dt.UTC)
     for i in range(len(lon)):
         utc = start + dt.timedelta(seconds=int(seconds[i]))
@@ -54,7 +54,7 @@ COLUMNS = ("campus_id, source_id, observed_at, kind, status, lon, lat, local_dat
            "local_weekday, near_fire_lane, geom, version, created_at, updated_at")
 
 
-def _insert_sqlite(engine, campus_id, lon, lat, seconds, kinds, start) -> None:  # noqa: ANN001
+def _insert_sqlite(engine, campus_id, lon, lat, seconds, kinds, start) -> None:
     geoms = shapely.to_wkb(shapely.points(lon, lat))
     raw = engine.raw_connection()
     try:
@@ -68,7 +68,7 @@ def _insert_sqlite(engine, campus_id, lon, lat, seconds, kinds, start) -> None: 
         raw.close()
 
 
-def _copy_postgres(engine, campus_id, lon, lat, seconds, kinds, start) -> None:  # noqa: ANN001
+def _copy_postgres(engine, campus_id, lon, lat, seconds, kinds, start) -> None:
     geoms = shapely.to_wkb(shapely.set_srid(shapely.points(lon, lat), 4326), hex=True, include_srid=True)
     raw = engine.raw_connection()
     try:

@@ -55,7 +55,7 @@ def _report(summary: ImportSummary, verbose: bool) -> None:
         click.echo(f"    ... {len(summary.warnings) - len(warnings)} more warnings (use --verbose)")
 
 
-def _run_import(action) -> ImportSummary:  # noqa: ANN001
+def _run_import(action) -> ImportSummary:
     try:
         return action()
     except ValidationError as exc:

@@ -56,11 +56,11 @@ def register_error_handlers(app: Flask) -> None:
     """Map domain errors and HTTP errors to JSON for the API."""
 
     @app.errorhandler(PatrolmapError)
-    def _domain_error(err: PatrolmapError):  # noqa: ANN202
+    def _domain_error(err: PatrolmapError):
         return jsonify(err.to_dict()), err.status
 
     @app.errorhandler(HTTPException)
-    def _http_error(err: HTTPException):  # noqa: ANN202
+    def _http_error(err: HTTPException):
         if not wants_json():
             return err
         body = {"error": err.name, "message": err.description}

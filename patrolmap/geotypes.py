@@ -39,7 +39,7 @@ class Geometry(TypeDecorator):
         super().__init__()
         self.geometry_type = geometry_type.upper()
 
-    def load_dialect_impl(self, dialect: Dialect):  # noqa: ANN201
+    def load_dialect_impl(self, dialect: Dialect):
         if dialect.name == "postgresql":
             return dialect.type_descriptor(_PostGISGeometry(self.geometry_type))
         return dialect.type_descriptor(LargeBinary())

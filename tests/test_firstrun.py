@@ -14,13 +14,13 @@ from patrolmap.models import Building, Campus
 from .conftest import DATA
 
 
-def make(path: Path):  # noqa: ANN201
+def make(path: Path):
     return create_app({
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "AUTO_INIT_DB": True, "SAMPLE_GEODATA": str(DATA),
     })
 
 
-def counts(app) -> tuple[int, int]:  # noqa: ANN001
+def counts(app) -> tuple[int, int]:
     with app.app_context():
         result = (db.session.scalar(select(func.count()).select_from(Campus)),
                   db.session.scalar(select(func.count()).select_from(Building)))

@@ -19,7 +19,7 @@ from .conftest import DATA
 MINI = DATA / "minicampus"
 
 
-def load_mini(app: Flask):  # noqa: ANN201
+def load_mini(app: Flask):
     summary = load_geodata(db.session, MINI)
     return summary
 
@@ -76,7 +76,7 @@ def test_reimport_is_idempotent(app: Flask) -> None:
     assert db.session.scalar(select(func.count()).select_from(Building)) == 4
 
 
-def test_changed_violation_on_reimport_is_updated_and_audited(app: Flask, tmp_path) -> None:  # noqa: ANN001
+def test_changed_violation_on_reimport_is_updated_and_audited(app: Flask, tmp_path) -> None:
     load_mini(app)
     changed = (MINI / "violations.csv").read_text(encoding="utf-8").replace("堵住消防通道", "已挪车")
     file = tmp_path / "violations.csv"

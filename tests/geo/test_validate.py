@@ -19,7 +19,7 @@ def point(x: float, y: float, props: str = '{"name":"A"}', fid: str = "1") -> st
     return f'{{"type":"Feature","id":"{fid}","geometry":{{"type":"Point","coordinates":[{x},{y}]}},"properties":{props}}}'
 
 
-def problems(layer: str, features: list[RawFeature], **kw) -> list[str]:  # noqa: ANN003
+def problems(layer: str, features: list[RawFeature], **kw) -> list[str]:
     with pytest.raises(ValidationError) as info:
         validate_layer(layer, features, **kw)
     return [str(p) for p in info.value.problems]
