@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +21,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config_module.from_environment())
     if config:
         app.config.from_mapping(config)
+    url = config_module.normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **config_module.engine_options(url), **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+    }
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -29,6 +35,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         from patrolmap.firstrun import first_run
 
         first_run(app)
+    if app.config.get("GC_FREEZE", not app.testing):
+        # Everything built so far (the app, pandas, shapely, SQLAlchemy) lives as long as the
+        # process; freezing it spares every later collection a rescan, which otherwise made
+        # a page of 1,000 features 2.5x slower.
+        gc.freeze()
     return app
 
 

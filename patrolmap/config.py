@@ -19,6 +19,18 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def engine_options(url: str) -> dict[str, Any]:
+    """Pool options; psycopg must not prepare statements, or a bbox query gets a generic plan.
+
+    With server-side prepared statements PostgreSQL plans a bbox query once for any bbox,
+    and a whole-campus bbox then runs the plan meant for a city block (100 ms instead of 1).
+    """
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith(("postgres://", "postgresql")):
+        options["connect_args"] = {"prepare_threshold": None}
+    return options
+
+
 def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> dict[str, Any]:
     """Build the configuration from the environment, with embedded defaults."""
     env = os.environ if env is None else env
@@ -36,5 +48,4 @@ def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> di
         "MAX_CONTENT_LENGTH": int(env.get("PATROLMAP_MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))),
         "API_DEFAULT_LIMIT": 1000,
         "API_MAX_LIMIT": 10000,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     }
