@@ -91,3 +91,10 @@ def sqlite_rtree_drop_ddl(table: str) -> list[str]:
 
 def postgis_index_ddl(table: str) -> list[str]:
     return [f"CREATE INDEX IF NOT EXISTS ix_{table}_geom ON {table} USING gist (geom)"]
+
+
+def include_in_migrations(obj: Any, name: str | None, type_: str, reflected: bool, _compare_to: Any) -> bool:
+    """Leave spatial machinery out of autogenerate: R*Tree tables, PostGIS's own table, GiST indexes."""
+    if type_ == "table" and name and (name.startswith("rtree_") or name == "spatial_ref_sys"):
+        return False
+    return not (type_ == "index" and name and name.endswith("_geom"))

@@ -1,0 +1,48 @@
+"""The migrations build exactly the models, and bbox queries use the spatial index on each store."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask import Flask
+
+from patrolmap.database import include_in_migrations
+from patrolmap.extensions import db
+from patrolmap.layers import get_layer
+from patrolmap.store import _base_query, _bbox_filter, ensure_campus, feature_columns
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from synthetic import fill_violations
+
+BLOCK = (116.3510, 40.0025, 116.3528, 40.0039)
+
+
+@pytest.mark.filterwarnings("ignore:Did not recognize type .geometry.")
+def test_migrations_match_the_models(app: Flask) -> None:
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"include_object": include_in_migrations})
+        assert compare_metadata(context, db.metadata) == []
+
+
+def test_bbox_query_plan_uses_the_spatial_index(app: Flask, store: str) -> None:
+    campus_id = ensure_campus(db.session, "bench").id
+    db.session.commit()
+    fill_violations(db.engine, campus_id, 20_000)
+    layer = get_layer("violations")
+    stmt = _bbox_filter(_base_query(layer, feature_columns(layer), campus_id=None, include_deleted=False),
+                        layer, BLOCK, (store == "postgis" and "postgresql") or "sqlite").limit(1000)
+    sql = str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    with db.engine.connect() as conn:
+        if store == "sqlite":
+            plan = " | ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+            assert "SCAN rtree_violations VIRTUAL TABLE INDEX" in plan, plan
+            assert "SEARCH violations USING INTEGER PRIMARY KEY" in plan, plan
+            assert "SCAN violations" not in plan, plan
+        else:
+            plan = " | ".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql))
+            assert "ix_violations_geom" in plan, plan
+            assert "Seq Scan" not in plan, plan
