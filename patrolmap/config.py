@@ -47,5 +47,12 @@ def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> di
         "SQLITE_BUSY_TIMEOUT_MS": int(env.get("PATROLMAP_SQLITE_BUSY_TIMEOUT_MS", "30000")),
         "MAX_CONTENT_LENGTH": int(env.get("PATROLMAP_MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))),
         "API_DEFAULT_LIMIT": 1000,
+        # Features a map layer draws one by one; beyond this the view shows counted cells.
+        "MAP_FEATURE_LIMIT": 2000,
+        # An extra basemap: an XYZ tile URL (an intranet tile server or patrolmap's own MBTiles).
+        "TILE_URL": env.get("PATROLMAP_TILE_URL"),
+        "TILE_NAME": env.get("PATROLMAP_TILE_NAME", "Local tiles"),
+        "TILE_ATTRIBUTION": env.get("PATROLMAP_TILE_ATTRIBUTION", ""),
+        "TILE_MAX_ZOOM": int(env.get("PATROLMAP_TILE_MAX_ZOOM", "19")),
         "API_MAX_LIMIT": 10000,
     }

@@ -38,10 +38,16 @@ def feature_collection(
 ) -> bytes:
     """Serialise features; extra members (numberMatched, links...) go on the collection."""
     geojson = geometry_json(geometries)
-    parts = [
-        b'{"type":"Feature","id":' + orjson.dumps(fid) + b',"geometry":' + geom.encode()
-        + b',"properties":' + orjson.dumps(props, default=_default) + b"}"
-        for fid, geom, props in zip(ids, geojson, properties, strict=True)
-    ]
+    parts = [_feature(fid, geom, props) for fid, geom, props in zip(ids, geojson, properties, strict=True)]
     head = orjson.dumps({"type": "FeatureCollection", **members}, default=_default)[:-1]
     return head + b',"features":[' + b",".join(parts) + b"]}"
+
+
+def _feature(fid: Any, geometry: str, properties: Mapping[str, Any]) -> bytes:
+    return (b'{"type":"Feature","id":' + orjson.dumps(fid) + b',"geometry":' + geometry.encode()
+            + b',"properties":' + orjson.dumps(properties, default=_default) + b"}")
+
+
+def feature_json(fid: Any, geometry: Any, properties: Mapping[str, Any]) -> bytes:
+    """One GeoJSON Feature."""
+    return _feature(fid, geometry_json([geometry])[0], properties)

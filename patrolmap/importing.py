@@ -164,5 +164,10 @@ def import_violations(
         return store_layers(session, campus, checked, actor=actor, source=path.name, progress=progress)
 
 
-def as_http_error(exc: ValidationError) -> ValidationFailed:
-    return ValidationFailed(str(exc).splitlines()[0], details=[p.to_dict() for p in exc.problems])
+def as_http_error(exc: ValidationError, *, single: bool = False) -> ValidationFailed:
+    """A 422 whose message a person can read in a form: every problem, by field."""
+    if single:
+        message = "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
+    else:
+        message = "; ".join(str(p) for p in exc.problems[:5]) + (" ..." if len(exc.problems) > 5 else "")
+    return ValidationFailed(message, details=[p.to_dict() for p in exc.problems])

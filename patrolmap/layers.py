@@ -25,12 +25,31 @@ from patrolmap.models import (
 
 
 @dataclass(frozen=True)
+class Style:
+    """How a layer draws: one colour, or a colour per value of one property."""
+
+    color: str
+    by: str | None = None
+    colors: tuple[tuple[str, str], ...] = ()
+    weight: float = 2.0
+    fill_opacity: float = 0.35
+    radius: float = 6.0
+    # A line or point drawn heavier when this boolean property is true (fire lanes).
+    emphasis: str | None = None
+
+
+@dataclass(frozen=True)
 class Layer:
     id: str
     model: type[Feature]
     title: str
+    style: Style
+    # Properties shown in a popup, in order.
+    popup: tuple[str, ...] = ("name",)
     # Schema fields that are not plain columns of the model (the store resolves them).
     derived: tuple[str, ...] = ()
+    # Dense layers are shown as counted cells when a view holds more than the page limit.
+    dense: bool = False
 
     @property
     def schema(self) -> LayerSchema:
@@ -41,17 +60,35 @@ class Layer:
         return tuple(f for f in self.schema.field_names if f not in self.derived)
 
 
+BUILDING_COLORS = (
+    ("dorm", "#e6550d"), ("staff_apartment", "#fd8d3c"), ("canteen", "#d62728"), ("teaching", "#3182bd"),
+    ("lab", "#756bb1"), ("library", "#31a354"), ("admin", "#636363"), ("gate", "#000000"),
+    ("sports", "#17becf"), ("other", "#bdbdbd"),
+)
+VIOLATION_COLORS = (
+    ("fire_lane", "#b10026"), ("entrance", "#fc4e2a"), ("no_parking", "#fd8d3c"), ("zombie", "#6a51a3"),
+    ("other", "#969696"),
+)
+
 LAYERS: dict[str, Layer] = {
     layer.id: layer
     for layer in (
-        Layer("buildings", Building, "Buildings"),
-        Layer("grid-zones", GridZone, "Grid zones", derived=("officer", "officer_phone")),
-        Layer("paths", PathSegment, "Path network"),
-        Layer("checkpoints", Checkpoint, "Checkpoints"),
-        Layer("parking-lots", ParkingLot, "Parking lots"),
-        Layer("chargers", Charger, "EV chargers"),
-        Layer("duty-posts", DutyPost, "Duty posts"),
-        Layer("violations", Violation, "Parking violations"),
+        Layer("buildings", Building, "Buildings", Style("#8c8c8c", by="kind", colors=BUILDING_COLORS),
+              popup=("name", "kind", "residents", "floors", "college")),
+        Layer("grid-zones", GridZone, "Grid zones", Style("#6a3d9a", weight=2, fill_opacity=0.08),
+              popup=("name", "officer", "officer_phone"), derived=("officer", "officer_phone")),
+        Layer("paths", PathSegment, "Path network", Style("#9e9e9e", weight=2, emphasis="fire_lane"),
+              popup=("name", "kind", "fire_lane", "oneway", "access", "speed_limit_kmh")),
+        Layer("checkpoints", Checkpoint, "Checkpoints", Style("#1f78b4", radius=6), popup=("name", "kind")),
+        Layer("parking-lots", ParkingLot, "Parking lots", Style("#33a02c", fill_opacity=0.2),
+              popup=("name", "capacity")),
+        Layer("chargers", Charger, "EV chargers",
+              Style("#00897b", by="status", colors=(("existing", "#00897b"), ("planned", "#ff9800")), radius=7),
+              popup=("name", "kind", "status", "ports", "power_kw", "operator")),
+        Layer("duty-posts", DutyPost, "Duty posts", Style("#283593", radius=8), popup=("name", "hours")),
+        Layer("violations", Violation, "Parking violations",
+              Style("#e31a1c", by="kind", colors=VIOLATION_COLORS, radius=5, emphasis="near_fire_lane"),
+              popup=("kind", "observed_at", "plate", "status", "note", "reporter", "near_fire_lane"), dense=True),
     )
 }
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    cast,
     func,
     insert,
     select,
@@ -337,11 +338,16 @@ def _bbox_filter(stmt: Select, layer: Layer, bbox: BBox, dialect: str) -> Select
     return stmt.join_from(rtree, model, rtree.c.id == model.id).where(inside, exact)
 
 
-def _base_query(layer: Layer, columns: Sequence[Any], *, campus_id: int | None, include_deleted: bool) -> Select:
+def _base_query(
+    layer: Layer, columns: Sequence[Any], *, campus_id: int | None, include_deleted: bool,
+    ids: Sequence[int] | None = None,
+) -> Select:
     model = layer.model
     stmt = select(*columns)
     if campus_id is not None:
         stmt = stmt.where(model.campus_id == campus_id)
+    if ids is not None:
+        stmt = stmt.where(model.id.in_(list(ids)))
     if model is Violation and not include_deleted:
         stmt = stmt.where(Violation.deleted_at.is_(None))
     return stmt
@@ -369,10 +375,12 @@ def query_features(
     limit: int | None = None,
     offset: int = 0,
     include_deleted: bool = False,
+    ids: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of a layer as dicts (geometry as shapely), limited to a bbox through the spatial index."""
     layer = get_layer(layer_id)
-    stmt = _base_query(layer, feature_columns(layer), campus_id=campus_id, include_deleted=include_deleted)
+    stmt = _base_query(layer, feature_columns(layer), campus_id=campus_id, include_deleted=include_deleted,
+                       ids=ids)
     if bbox is not None:
         stmt = _bbox_filter(stmt, layer, bbox, session.get_bind().dialect.name)
     else:
@@ -391,10 +399,10 @@ def query_features(
 
 def count_features(
     session: Session, layer_id: str, *, campus_id: int | None = None, bbox: BBox | None = None,
-    include_deleted: bool = False,
+    include_deleted: bool = False, ids: Sequence[int] | None = None,
 ) -> int:
     layer = get_layer(layer_id)
-    stmt = _base_query(layer, [func.count()], campus_id=campus_id, include_deleted=include_deleted)
+    stmt = _base_query(layer, [func.count()], campus_id=campus_id, include_deleted=include_deleted, ids=ids)
     if bbox is not None:
         stmt = _bbox_filter(stmt, layer, bbox, session.get_bind().dialect.name)
     else:
@@ -474,8 +482,66 @@ def _utc(value: Any) -> dt.datetime | None:
 def _compiled(session: Session, stmt: Select) -> tuple[str, Any]:
     """Compile to the driver's SQL so that rows skip SQLAlchemy's per-row processing."""
     dialect = session.get_bind().dialect
-    compiled = stmt.compile(dialect=dialect)
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.construct_params()
     if dialect.paramstyle in ("named", "pyformat"):
         return str(compiled), params
     return str(compiled), tuple(params[k] for k in compiled.positiontup or ())
+
+
+def feature_cells(
+    session: Session,
+    layer_id: str,
+    *,
+    bbox: BBox,
+    nx: int,
+    ny: int,
+    campus_id: int | None = None,
+    include_deleted: bool = False,
+) -> list[dict[str, Any]]:
+    """Count a layer's features in an nx x ny grid over the bbox, for views too dense to draw."""
+    layer = get_layer(layer_id)
+    model = layer.model
+    x0, y0, x1, y1 = bbox
+    dx = (x1 - x0) / nx or 1e-12
+    dy = (y1 - y0) / ny or 1e-12
+    bx0, bx1, by0, by1 = (getattr(model, c) for c in model.bbox_columns)
+    cx = bx0 if bx0 is bx1 else (bx0 + bx1) / 2
+    cy = by0 if by0 is by1 else (by0 + by1) / 2
+    postgres = session.get_bind().dialect.name == "postgresql"
+
+    def index(expr: Any) -> Any:
+        # PostgreSQL rounds when casting to integer; SQLite truncates, which is floor for the
+        # non-negative offsets inside the bbox (and edge cases are clamped below).
+        return func.floor(expr) if postgres else cast(expr, Integer)
+
+    i, j = index((cx - x0) / dx).label("i"), index((cy - y0) / dy).label("j")
+    columns = [i, j, func.count().label("n"), func.sum(cx).label("sx"), func.sum(cy).label("sy")]
+    stmt = _base_query(layer, columns, campus_id=campus_id, include_deleted=include_deleted)
+    stmt = _bbox_filter(stmt, layer, bbox, session.get_bind().dialect.name).group_by("i", "j")
+    merged: dict[tuple[int, int], list[float]] = {}
+    for ci, cj, n, sx, sy in session.execute(stmt):
+        key = (min(max(int(ci), 0), nx - 1), min(max(int(cj), 0), ny - 1))
+        acc = merged.setdefault(key, [0, 0.0, 0.0])
+        acc[0] += n
+        acc[1] += sx
+        acc[2] += sy
+    return [
+        {"count": int(n), "lon": sx / n, "lat": sy / n,
+         "bounds": [x0 + ci * dx, y0 + cj * dy, x0 + (ci + 1) * dx, y0 + (cj + 1) * dy]}
+        for (ci, cj), (n, sx, sy) in sorted(merged.items())
+    ]
+
+
+def create_violation(session: Session, campus: Campus, checked: CheckedLayer, *, actor: str) -> Violation:
+    """Store one validated violation and record its creation in the audit log."""
+    layer = get_layer("violations")
+    row = frame_to_rows(session, layer, campus, checked.frame)[0]
+    violation = Violation(campus_id=campus.id, **row)
+    session.add(violation)
+    session.flush()
+    session.add(AuditEntry(
+        actor=actor, action="create", layer=layer.id, feature_id=violation.id,
+        after={k: _plain_value(v) for k, v in row.items()}, reason="recorded",
+    ))
+    return violation

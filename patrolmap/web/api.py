@@ -2,32 +2,94 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+import uuid
+import zoneinfo
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from patrolmap.errors import NotFound
+from patrolmap.database import write_transaction
+from patrolmap.errors import BadRequest, NotFound
 from patrolmap.extensions import db
-from patrolmap.geojson import feature_collection
+from patrolmap.geo.validate import RawFeature, ValidationError, validate_layer
+from patrolmap.geojson import feature_collection, feature_json
+from patrolmap.importing import as_http_error
 from patrolmap.layers import LAYERS, UnknownLayer, get_layer
-from patrolmap.store import count_features, get_campus, list_campuses, query_features
+from patrolmap.models import Campus
+from patrolmap.store import (
+    campus_extent,
+    count_features,
+    create_violation,
+    feature_cells,
+    get_campus,
+    list_campuses,
+    query_features,
+)
 from patrolmap.web.params import parse_bbox, parse_int
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
+# Fields a client may send when recording a violation; anything else is refused.
+VIOLATION_FIELDS = {"campus", "lon", "lat", "observed_at", "kind", "plate", "note", "reporter", "status"}
+HIDDEN = ("geom", "id", "campus_id", "lon", "lat")
 
-def _properties(row: dict[str, Any]) -> dict[str, Any]:
-    props = {k: v for k, v in row.items() if k not in ("geom", "id")}
+
+def _known_layer(layer_id: str) -> None:
+    try:
+        get_layer(layer_id)
+    except UnknownLayer as exc:
+        raise NotFound(exc.args[0]) from None
+
+
+def _campus_param() -> int | None:
+    key = request.args.get("campus")
+    return get_campus(db.session, key).id if key else None
+
+
+def _ids_param() -> list[int] | None:
+    text = request.args.get("ids")
+    if not text:
+        return None
+    try:
+        ids = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise BadRequest(f"ids must be whole numbers separated by commas, got {text!r}") from None
+    if len(ids) > 1000:
+        raise BadRequest("at most 1000 ids at once")
+    return ids
+
+
+class _LocalTimes:
+    """Show stored UTC times in each campus's own time zone, as people on that campus read them."""
+
+    def __init__(self) -> None:
+        self.zones = {c.id: zoneinfo.ZoneInfo(c.timezone) for c in list_campuses(db.session)}
+
+    def __call__(self, value: dt.datetime, campus_id: int) -> str:
+        zone = self.zones.get(campus_id)
+        return (value.astimezone(zone) if zone else value).isoformat()
+
+
+def _properties(row: dict[str, Any], local: _LocalTimes) -> dict[str, Any]:
+    props = {k: v for k, v in row.items() if k not in HIDDEN}
     for key, value in props.items():
-        if hasattr(value, "isoformat"):
+        if isinstance(value, dt.datetime):
+            props[key] = local(value, row["campus_id"])
+        elif isinstance(value, dt.date):
             props[key] = value.isoformat()
+        elif isinstance(value, float) and not math.isfinite(value):
+            props[key] = None
+    props["campus"] = row["campus_id"]
     return props
 
 
 @bp.get("/campuses")
 def campuses() -> Response:
     return jsonify([
-        {"id": c.id, "slug": c.slug, "name": c.name, "timezone": c.timezone, "university": c.university}
+        {"id": c.id, "slug": c.slug, "name": c.name, "timezone": c.timezone, "university": c.university,
+         "bbox": list(extent.bounds) if (extent := campus_extent(db.session, c)) is not None else None}
         for c in list_campuses(db.session)
     ])
 
@@ -39,22 +101,108 @@ def layers() -> Response:
 
 @bp.get("/layers/<layer_id>")
 def layer_features(layer_id: str) -> Response:
-    """Features of a layer as an RFC 7946 FeatureCollection, limited to a bbox and a page."""
-    try:
-        get_layer(layer_id)
-    except UnknownLayer as exc:
-        raise NotFound(exc.args[0]) from None
+    """Features of a layer as an RFC 7946 FeatureCollection, limited to a bbox and a page.
+
+    numberMatched always says how many features match, so a client never mistakes a
+    page for the whole.
+    """
+    _known_layer(layer_id)
     bbox = parse_bbox(request.args.get("bbox"))
     limit = parse_int("limit", request.args.get("limit"), default=current_app.config["API_DEFAULT_LIMIT"],
                       minimum=1, maximum=current_app.config["API_MAX_LIMIT"])
     offset = parse_int("offset", request.args.get("offset"), default=0, minimum=0, maximum=10**9)
-    campus_key = request.args.get("campus")
-    campus_id = get_campus(db.session, campus_key).id if campus_key else None
-    rows = query_features(db.session, layer_id, campus_id=campus_id, bbox=bbox, limit=limit, offset=offset)
-    matched = (offset + len(rows) if len(rows) < limit
-               else count_features(db.session, layer_id, campus_id=campus_id, bbox=bbox))
+    campus_id = _campus_param()
+    ids = _ids_param()
+    rows = query_features(db.session, layer_id, campus_id=campus_id, bbox=bbox, limit=limit, offset=offset, ids=ids)
+    matched = (offset + len(rows) if len(rows) < limit and (rows or offset == 0)
+               else count_features(db.session, layer_id, campus_id=campus_id, bbox=bbox, ids=ids))
+    local = _LocalTimes()
     body = feature_collection(
-        [r["id"] for r in rows], [r["geom"] for r in rows], [_properties(r) for r in rows],
+        [r["id"] for r in rows], [r["geom"] for r in rows], [_properties(r, local) for r in rows],
         numberMatched=matched, numberReturned=len(rows),
     )
     return Response(body, mimetype="application/geo+json")
+
+
+@bp.get("/layers/<layer_id>/cells")
+def layer_cells(layer_id: str) -> Response:
+    """Counts of a layer's features in a grid over the bbox: what a map shows when a view is too dense."""
+    _known_layer(layer_id)
+    bbox = parse_bbox(request.args.get("bbox"))
+    if bbox is None:
+        raise BadRequest("bbox is required")
+    nx = parse_int("nx", request.args.get("nx"), default=16, minimum=1, maximum=128)
+    ny = parse_int("ny", request.args.get("ny"), default=16, minimum=1, maximum=128)
+    cells = feature_cells(db.session, layer_id, bbox=bbox, nx=nx, ny=ny, campus_id=_campus_param())
+    body = feature_collection(
+        list(range(len(cells))), _points(cells),
+        [{"count": c["count"], "bounds": c["bounds"]} for c in cells],
+        numberMatched=sum(c["count"] for c in cells), numberReturned=len(cells),
+    )
+    return Response(body, mimetype="application/geo+json")
+
+
+def _points(cells: list[dict[str, Any]]) -> list[Any]:
+    import shapely
+
+    return [shapely.Point(c["lon"], c["lat"]) for c in cells]
+
+
+def _json_body(allowed: set[str]) -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object (Content-Type: application/json)")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(unknown)}; accepted: {', '.join(sorted(allowed))}")
+    return body
+
+
+def _coordinate(body: dict[str, Any], name: str) -> float:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise BadRequest(f"{name} must be a number")
+    return float(value)
+
+
+def _campus_for_write(body: dict[str, Any]) -> Campus:
+    key = body.get("campus")
+    if key is None:
+        campuses = list_campuses(db.session)
+        if len(campuses) != 1:
+            raise BadRequest("campus is required when there are several campuses")
+        return campuses[0]
+    if not isinstance(key, (str, int)) or isinstance(key, bool):
+        raise BadRequest("campus must be a slug or an id")
+    return get_campus(db.session, key)
+
+
+@bp.post("/violations")
+def record_violation() -> tuple[Response, int, dict[str, str]]:
+    """Record one violation; it starts open, and its time defaults to now."""
+    body = _json_body(VIOLATION_FIELDS)
+    lon, lat = _coordinate(body, "lon"), _coordinate(body, "lat")
+    if body.get("status") not in (None, "open"):
+        raise BadRequest("a new violation starts open; change its status with a transition")
+    campus = _campus_for_write(body)
+    props = {k: v for k, v in body.items() if k not in ("campus", "lon", "lat")}
+    props.setdefault("observed_at", dt.datetime.now(dt.UTC).isoformat())
+    for key, value in props.items():
+        if value is not None and not isinstance(value, str):
+            raise BadRequest(f"{key} must be a string")
+    import shapely
+
+    raw = RawFeature(0, f"api:{uuid.uuid4().hex}", shapely.Point(lon, lat), props)
+    try:
+        checked = validate_layer("violations", [raw], timezone=campus.timezone,
+                                 reference=campus_extent(db.session, campus))
+    except ValidationError as exc:
+        raise as_http_error(exc, single=True) from None
+    campus_id = campus.id
+    with write_transaction(db.session):
+        violation = create_violation(db.session, get_campus(db.session, campus_id), checked, actor="api")
+        new_id = violation.id
+    row = query_features(db.session, "violations", ids=[new_id])[0]
+    body_out = feature_json(new_id, row["geom"], _properties(row, _LocalTimes()))
+    location = url_for("api.layer_features", layer_id="violations", ids=new_id)
+    return Response(body_out, mimetype="application/geo+json"), 201, {"Location": location}

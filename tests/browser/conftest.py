@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,3 +78,95 @@ def browser() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+class LiveServer:
+    """The real app on a real socket, in a thread, over a store loaded with the sample campus."""
+
+    def __init__(self, url: str) -> None:
+        from werkzeug.serving import make_server
+
+        from patrolmap import create_app
+        from patrolmap.config import PROJECT_ROOT
+
+        self.app = create_app({
+            "SQLALCHEMY_DATABASE_URI": url, "AUTO_INIT_DB": True, "SAMPLE_GEODATA": str(PROJECT_ROOT / "geodata"),
+            "SECRET_KEY": "browser-tests", "GC_FREEZE": False,
+        })
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=5)
+
+
+_servers: dict[str, LiveServer] = {}
+
+
+def _fresh_live_database(store: str, tmp: Path) -> str:
+    if store == "sqlite":
+        return f"sqlite:///{tmp / 'live.sqlite3'}"
+    import sqlalchemy as sa
+
+    from ..conftest import POSTGRES_URL
+
+    url = sa.make_url(POSTGRES_URL)
+    live = url.set(database=f"{url.database}_live")
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{live.database}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{live.database}"')
+    admin.dispose()
+    return live.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def live(store: str, tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
+    """One live server per store for the whole run (the sample campus loads once)."""
+    if store not in _servers:
+        _servers[store] = LiveServer(_fresh_live_database(store, tmp_path_factory.mktemp(f"live-{store}")))
+    return _servers[store]
+
+
+def pytest_sessionfinish() -> None:
+    for server in _servers.values():
+        server.stop()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A desktop-sized page with every off-machine request blocked; problems in page.trouble."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    tab = context.new_page()
+    tab.trouble = watch(tab)
+    yield tab
+    context.close()
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def wait_idle(page: Any) -> None:
+    """Wait until every data layer has its data for the current view."""
+    page.wait_for_function("window.patrolmap && window.patrolmap.pending === 0")
+
+
+def set_view(page: Any, lat: float, lon: float, zoom: int) -> None:
+    """Move the map at once (no animation, so the layers start loading before this returns)."""
+    page.evaluate(
+        "([lat, lon, z]) => { const m = window[document.querySelector('.folium-map').id];"
+        " m.setView([lat, lon], z, {animate: false}); }",
+        [lat, lon, zoom],
+    )
+    wait_idle(page)
+
+
+def open_page(page: Any, url: str) -> None:
+    page.goto(url, wait_until="networkidle")
+    wait_idle(page)
