@@ -33,7 +33,8 @@ def test_bbox_and_paging(client: FlaskClient) -> None:
     # v1 (116.3506, 40.00061) and v2 (116.3525, 40.0009) lie inside; v3 and v4 outside.
     assert sorted(f["properties"]["source_id"] for f in body["features"]) == ["v1", "v2"]
     v1 = next(f for f in body["features"] if f["properties"]["source_id"] == "v1")
-    assert v1["properties"]["observed_at"] == "2026-03-01T23:45:00+00:00"
+    # Shown in the campus time zone: the same instant as 2026-03-01T23:45:00Z.
+    assert v1["properties"]["observed_at"] == "2026-03-02T07:45:00+08:00"
     page = client.get("/api/layers/buildings?limit=3").get_json()
     assert (page["numberReturned"], page["numberMatched"]) == (3, 4)
     rest = client.get("/api/layers/buildings?limit=3&offset=3").get_json()
@@ -69,3 +70,89 @@ def test_campuses_and_layers_listing(client: FlaskClient) -> None:
     assert [layer["id"] for layer in client.get("/api/layers").get_json()] == [
         "buildings", "grid-zones", "paths", "checkpoints", "parking-lots", "chargers", "duty-posts", "violations",
     ]
+
+
+def test_cells_count_every_feature_in_the_right_cell(client: FlaskClient) -> None:
+    import numpy as np
+
+    from .test_store import insert_random_violations
+
+    client = loaded(client)
+    lon, lat = insert_random_violations(2000, np.random.default_rng(11))
+    bbox = (116.3495, 39.9995, 116.3545, 40.0015)
+    nx, ny = 5, 4
+    body = client.get(f"/api/layers/violations/cells?bbox={','.join(map(str, bbox))}&nx={nx}&ny={ny}").get_json()
+    # Independently: every point (random ones plus the mini campus's v1..v4) binned with numpy.
+    xs = np.concatenate([lon, [116.3506, 116.3525, 116.3543, 116.3495]])
+    ys = np.concatenate([lat, [40.00061, 40.0009, 40.0013, 40.0012]])
+    inside = (xs >= bbox[0]) & (xs <= bbox[2]) & (ys >= bbox[1]) & (ys <= bbox[3])
+    counts, _, _ = np.histogram2d(xs[inside], ys[inside], bins=[nx, ny], range=[[bbox[0], bbox[2]], [bbox[1], bbox[3]]])
+    got = np.zeros((nx, ny))
+    for cell in body["features"]:
+        x0, y0, x1, y1 = cell["properties"]["bounds"]
+        i = round((x0 - bbox[0]) / (bbox[2] - bbox[0]) * nx)
+        j = round((y0 - bbox[1]) / (bbox[3] - bbox[1]) * ny)
+        got[i, j] = cell["properties"]["count"]
+        cx, cy = cell["geometry"]["coordinates"]
+        assert x0 - 1e-9 <= cx <= x1 + 1e-9 and y0 - 1e-9 <= cy <= y1 + 1e-9
+    assert (got == counts).all()
+    assert body["numberMatched"] == int(inside.sum())
+    assert client.get("/api/layers/violations/cells").status_code == 400
+    assert client.get("/api/layers/violations/cells?bbox=116,39,117,40&nx=0").status_code == 400
+
+
+def test_record_violation(client: FlaskClient) -> None:
+    from sqlalchemy import select
+
+    from patrolmap.models import AuditEntry, Violation
+
+    client = loaded(client)
+    response = client.post("/api/violations", json={
+        "campus": "mini", "lon": 116.3512, "lat": 40.00062, "kind": "fire_lane",
+        "observed_at": "2026-03-04T08:15:00+08:00", "plate": "京A12345", "note": "堵住消防通道",
+    })
+    assert response.status_code == 201, response.get_json()
+    feature = response.get_json()
+    assert feature["geometry"] == {"type": "Point", "coordinates": [116.3512, 40.00062]}
+    assert feature["properties"]["observed_at"] == "2026-03-04T08:15:00+08:00"
+    assert feature["properties"]["near_fire_lane"] is True
+    assert feature["properties"]["status"] == "open"
+    stored = db.session.get(Violation, feature["id"])
+    assert (stored.local_hour, stored.local_minute, stored.local_weekday) == (8, 15, 2)
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "create")).one()
+    assert entry.feature_id == feature["id"] and entry.after["plate"] == "京A12345"
+    again = client.get(response.headers["Location"]).get_json()
+    assert [f["id"] for f in again["features"]] == [feature["id"]]
+
+
+def test_record_violation_refuses_bad_input_and_stores_nothing(client: FlaskClient) -> None:
+    from sqlalchemy import func, select
+
+    from patrolmap.models import Violation
+
+    client = loaded(client)
+    ok = {"campus": "mini", "lon": 116.3512, "lat": 40.0007, "kind": "other"}
+    cases = [
+        ("not json", 400, "JSON object"),
+        ([1, 2], 400, "JSON object"),
+        ({**ok, "id": 5}, 400, "unknown field(s): id"),
+        ({**ok, "created_by": "x"}, 400, "unknown field(s): created_by"),
+        ({**ok, "lon": "116.35"}, 400, "lon must be a number"),
+        ({**ok, "lat": None}, 400, "lat must be a number"),
+        ({**ok, "lat": 95.0}, 422, "coordinates out of range"),
+        ({**ok, "lon": 121.47, "lat": 31.23}, 422, "km from the campus"),
+        ({**ok, "kind": "castle"}, 422, "kind: unknown value 'castle'"),
+        ({**ok, "observed_at": "noon"}, 422, "observed_at: expected an ISO 8601 time"),
+        ({**ok, "plate": 12345}, 400, "plate must be a string"),
+        ({**ok, "note": "x" * 2001}, 422, "note: longer than 2000 characters"),
+        ({**ok, "status": "towed"}, 400, "starts open"),
+        ({**ok, "campus": "nowhere"}, 404, "unknown campus"),
+    ]
+    for body, status, message in cases:
+        if isinstance(body, str):
+            response = client.post("/api/violations", data=body, content_type="application/json")
+        else:
+            response = client.post("/api/violations", json=body)
+        assert response.status_code == status, (body, response.get_json())
+        assert message in response.get_json()["message"], (body, response.get_json())
+    assert db.session.scalar(select(func.count()).select_from(Violation)) == 4

@@ -103,23 +103,28 @@ def test_bbox_query_matches_shapely(app: Flask) -> None:
     assert paths == {"p2"}
 
 
-def test_bbox_query_on_many_random_points_matches_numpy(app: Flask) -> None:
-    load_mini(app)
+def insert_random_violations(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Insert n violations at random places around the mini campus; return their lon, lat."""
     campus = get_campus(db.session, "mini")
-    rng = np.random.default_rng(7)
-    lon = rng.uniform(116.349, 116.355, 3000)
-    lat = rng.uniform(39.999, 40.002, 3000)
-    table = Violation.__table__
+    lon = rng.uniform(116.349, 116.355, n)
+    lat = rng.uniform(39.999, 40.002, n)
+    now = dt.datetime.now(dt.UTC)
     rows = [
         {"campus_id": campus.id, "source_id": f"r{i}", "observed_at": dt.datetime(2026, 3, 2, tzinfo=dt.UTC),
          "kind": "other", "status": "open", "lon": float(x), "lat": float(y), "geom": shapely.Point(x, y),
          "local_date": dt.date(2026, 3, 2), "local_hour": 8, "local_minute": 0, "local_weekday": 0,
-         "near_fire_lane": False, "version": 1,
-         "created_at": dt.datetime.now(dt.UTC), "updated_at": dt.datetime.now(dt.UTC)}
+         "near_fire_lane": False, "version": 1, "created_at": now, "updated_at": now}
         for i, (x, y) in enumerate(zip(lon, lat, strict=True))
     ]
-    db.session.execute(table.insert(), rows)
+    db.session.execute(Violation.__table__.insert(), rows)
     db.session.commit()
+    return lon, lat
+
+
+def test_bbox_query_on_many_random_points_matches_numpy(app: Flask) -> None:
+    load_mini(app)
+    campus = get_campus(db.session, "mini")
+    lon, lat = insert_random_violations(3000, np.random.default_rng(7))
     bbox = (116.3505, 39.9995, 116.3525, 40.0012)
     inside = (lon >= bbox[0]) & (lon <= bbox[2]) & (lat >= bbox[1]) & (lat <= bbox[3])
     got = {r["source_id"] for r in query_features(db.session, "violations", bbox=bbox, campus_id=campus.id)}

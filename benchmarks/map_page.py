@@ -1,0 +1,108 @@
+"""The overview page and its API against the naive page (one folium.Marker per violation).
+
+Run: .venv/bin/python benchmarks/map_page.py [--sizes 1000,10000,100000,1000000] [--naive-max 100000]
+For each number of stored violations it prints our page's server time and bytes, the
+API's time for a city-block bbox page and for the whole-campus view (features or counted
+cells, as the map asks), and the naive page's build time and bytes, with ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import folium
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from synthetic import CAMPUS_BOX, fill_violations, synthetic_points
+
+from patrolmap import create_app
+from patrolmap.extensions import db
+from patrolmap.store import ensure_campus
+
+BLOCK = "116.3510,40.0025,116.3528,40.0039"
+CAMPUS = ",".join(str(v) for v in CAMPUS_BOX)
+
+
+def median_ms(fn, repeat: int = 9) -> float:
+    fn()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def naive_page(n: int) -> tuple[float, int]:
+    """What embedding every violation costs: one folium.Marker each, rendered to HTML."""
+    lon, lat = synthetic_points(n)
+    started = time.perf_counter()
+    m = folium.Map(location=[40.003, 116.352], zoom_start=16)
+    for x, y in zip(lon, lat, strict=True):
+        folium.Marker([float(y), float(x)], popup=f"violation at {x:.6f},{y:.6f}").add_to(m)
+    html = m.get_root().render()
+    return (time.perf_counter() - started) * 1000, len(html.encode())
+
+
+def run(n: int, naive_max: int, workdir: Path) -> dict[str, float]:
+    url = f"sqlite:///{workdir / f'page-{n}.sqlite3'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "AUTO_INIT_DB": False})
+    row: dict[str, float] = {"n": n}
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        campus_id = ensure_campus(db.session, "bench", name="Bench").id
+        db.session.commit()
+        fill_violations(db.engine, campus_id, n)
+        db.session.remove()
+    client = app.test_client()
+    row["page_ms"] = median_ms(lambda: client.get("/"))
+    row["page_bytes"] = len(client.get("/").data)
+    block = f"/api/layers/violations?bbox={BLOCK}&limit=2000"
+    row["block_api_ms"] = median_ms(lambda: client.get(block))
+    whole = client.get(f"/api/layers/violations?bbox={CAMPUS}&limit=2000").get_json()
+    row["campus_api_ms"] = median_ms(lambda: client.get(f"/api/layers/violations?bbox={CAMPUS}&limit=2000"),
+                                     repeat=3)
+    row["campus_cells_ms"] = (
+        median_ms(lambda: client.get(f"/api/layers/violations/cells?bbox={CAMPUS}&nx=18&ny=11"), repeat=3)
+        if whole["numberMatched"] > whole["numberReturned"] else 0.0
+    )
+    if n <= naive_max:
+        row["naive_ms"], row["naive_bytes"] = naive_page(n)
+    else:
+        row["naive_ms"] = row["naive_bytes"] = float("nan")
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000,1000000")
+    parser.add_argument("--naive-max", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [run(int(n), args.naive_max, Path(tmp)) for n in args.sizes.split(",")]
+    keys = ["n", "page_ms", "page_bytes", "block_api_ms", "campus_api_ms", "campus_cells_ms", "naive_ms",
+            "naive_bytes"]
+    print("".join(f"{k:>16}" for k in keys))
+    for row in rows:
+        print("".join(f"{row[k]:>16,.1f}" for k in keys))
+    for row in rows:
+        if np.isfinite(row["naive_ms"]):
+            ours = f"our page {row['page_ms']:.1f} ms / {row['page_bytes'] / 1024:.1f} KB"
+            naive = f"naive {row['naive_ms']:,.0f} ms / {row['naive_bytes'] / 1024:,.0f} KB"
+            ratio = (f"{row['naive_ms'] / row['page_ms']:,.0f}x faster, "
+                     f"{row['naive_bytes'] / row['page_bytes']:,.0f}x smaller")
+            print(f"{int(row['n']):>9,} violations: {ours}, {naive} -> {ratio}")
+
+
+if __name__ == "__main__":
+    main()
