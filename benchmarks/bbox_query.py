@@ -8,10 +8,8 @@ same query forced to scan the table, their ratio, and the query plans.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -29,17 +27,6 @@ PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/patrolmap_bench"
 # About 150 m x 150 m near the middle of the campus: a city block.
 BLOCK = (116.3510, 40.0025, 116.3528, 40.0039)
 CAMPUS = (116.3440, 39.9977, 116.3597, 40.0089)
-
-
-def timed(fn, repeat: int = 15) -> float:
-    """Median wall time in milliseconds."""
-    fn()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
 
 
 def naive_query(bbox: tuple[float, float, float, float], *, limit: int | None = None, count: bool = False):
@@ -108,12 +95,12 @@ def run_store(store: str, n: int, workdir: Path) -> dict[str, float]:
         session = db.session
         block_count = count_features(session, "violations", bbox=BLOCK)
         results["block_matches"] = block_count
-        results["block_all_ms"] = timed(lambda: query_features(session, "violations", bbox=BLOCK))
-        results["block_all_naive_ms"] = timed(naive_query(BLOCK), repeat=5)
-        results["block_count_ms"] = timed(lambda: count_features(session, "violations", bbox=BLOCK))
-        results["block_count_naive_ms"] = timed(naive_query(BLOCK, count=True), repeat=5)
-        results["block_first_1000_ms"] = timed(lambda: query_features(session, "violations", bbox=BLOCK, limit=1000))
-        results["campus_first_1000_ms"] = timed(lambda: query_features(session, "violations", bbox=CAMPUS, limit=1000))
+        results["block_all_ms"] = median_ms(lambda: query_features(session, "violations", bbox=BLOCK))
+        results["block_all_naive_ms"] = median_ms(naive_query(BLOCK), repeat=5)
+        results["block_count_ms"] = median_ms(lambda: count_features(session, "violations", bbox=BLOCK))
+        results["block_count_naive_ms"] = median_ms(naive_query(BLOCK, count=True), repeat=5)
+        results["block_first_1000_ms"] = median_ms(lambda: query_features(session, "violations", bbox=BLOCK, limit=1000))
+        results["campus_first_1000_ms"] = median_ms(lambda: query_features(session, "violations", bbox=CAMPUS, limit=1000))
         print(f"\n[{store}] plan for the block query:\n{plan(BLOCK)}")
         db.session.remove()
         db.engine.dispose()

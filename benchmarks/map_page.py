@@ -9,7 +9,6 @@ cells, as the map asks), and the naive page's build time and bytes, with ratios.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -29,16 +28,6 @@ from patrolmap.store import ensure_campus
 
 BLOCK = "116.3510,40.0025,116.3528,40.0039"
 CAMPUS = ",".join(str(v) for v in CAMPUS_BOX)
-
-
-def median_ms(fn, repeat: int = 9) -> float:
-    fn()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
 
 
 def naive_page(n: int) -> tuple[float, int]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 import shapely
@@ -86,3 +88,14 @@ def _copy_postgres(engine, campus_id, lon, lat, seconds, kinds, start) -> None:
         raw.commit()
     finally:
         raw.close()
+
+
+def median_ms(fn: Callable[[], object], repeat: int = 9) -> float:
+    """Median wall time of fn in milliseconds, after one warm-up call."""
+    fn()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
