@@ -17,7 +17,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synthetic import fill_violations
+from synthetic import fill_violations, median_ms
 
 from patrolmap import create_app
 from patrolmap.extensions import db
@@ -99,8 +99,10 @@ def run_store(store: str, n: int, workdir: Path) -> dict[str, float]:
         results["block_all_naive_ms"] = median_ms(naive_query(BLOCK), repeat=5)
         results["block_count_ms"] = median_ms(lambda: count_features(session, "violations", bbox=BLOCK))
         results["block_count_naive_ms"] = median_ms(naive_query(BLOCK, count=True), repeat=5)
-        results["block_first_1000_ms"] = median_ms(lambda: query_features(session, "violations", bbox=BLOCK, limit=1000))
-        results["campus_first_1000_ms"] = median_ms(lambda: query_features(session, "violations", bbox=CAMPUS, limit=1000))
+        results["block_first_1000_ms"] = median_ms(
+            lambda: query_features(session, "violations", bbox=BLOCK, limit=1000))
+        results["campus_first_1000_ms"] = median_ms(
+            lambda: query_features(session, "violations", bbox=CAMPUS, limit=1000))
         print(f"\n[{store}] plan for the block query:\n{plan(BLOCK)}")
         db.session.remove()
         db.engine.dispose()

@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synthetic import CAMPUS_BOX, fill_violations, synthetic_points
+from synthetic import CAMPUS_BOX, fill_violations, median_ms, synthetic_points
 
 from patrolmap import create_app
 from patrolmap.extensions import db
