@@ -156,3 +156,31 @@ def test_record_violation_refuses_bad_input_and_stores_nothing(client: FlaskClie
         assert response.status_code == status, (body, response.get_json())
         assert message in response.get_json()["message"], (body, response.get_json())
     assert db.session.scalar(select(func.count()).select_from(Violation)) == 4
+
+
+def test_dense_page_can_skip_the_count(client: FlaskClient) -> None:
+    client = loaded(client)
+    body = client.get("/api/layers/buildings?limit=2&count=false").get_json()
+    assert body["numberReturned"] == 2 and "numberMatched" not in body
+    # A page that is not full is complete, so its count costs nothing and is always given.
+    body = client.get("/api/layers/buildings?limit=10&count=false").get_json()
+    assert body["numberMatched"] == 4
+
+
+def test_wide_and_narrow_bbox_agree(client: FlaskClient, store: str) -> None:
+    import numpy as np
+
+    from patrolmap.store import count_features, feature_cells
+
+    from .test_store import insert_random_violations
+
+    client = loaded(client)
+    lon, lat = insert_random_violations(1500, np.random.default_rng(5))
+    xs = np.concatenate([lon, [116.3506, 116.3525, 116.3543, 116.3495]])
+    ys = np.concatenate([lat, [40.00061, 40.0009, 40.0013, 40.0012]])
+    # Wide boxes take the table scan on SQLite, narrow ones the R*Tree: both must count the same.
+    for bbox in [(116.30, 39.95, 116.40, 40.05), (116.3490, 39.9990, 116.3551, 40.0021), (116.3500, 40.0, 116.3502, 40.0004)]:
+        inside = int(((xs >= bbox[0]) & (xs <= bbox[2]) & (ys >= bbox[1]) & (ys <= bbox[3])).sum())
+        assert count_features(db.session, "violations", bbox=bbox) == inside, bbox
+        cells = feature_cells(db.session, "violations", bbox=bbox, nx=3, ny=3)
+        assert sum(c["count"] for c in cells) == inside, bbox

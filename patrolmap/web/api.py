@@ -114,12 +114,17 @@ def layer_features(layer_id: str) -> Response:
     campus_id = _campus_param()
     ids = _ids_param()
     rows = query_features(db.session, layer_id, campus_id=campus_id, bbox=bbox, limit=limit, offset=offset, ids=ids)
-    matched = (offset + len(rows) if len(rows) < limit and (rows or offset == 0)
-               else count_features(db.session, layer_id, campus_id=campus_id, bbox=bbox, ids=ids))
+    members: dict[str, Any] = {}
+    if len(rows) < limit and (rows or offset == 0):
+        members["numberMatched"] = offset + len(rows)
+    elif request.args.get("count") != "false":
+        # Counting a dense view costs more than the page itself; the map skips it (count=false)
+        # and asks for counted cells instead.
+        members["numberMatched"] = count_features(db.session, layer_id, campus_id=campus_id, bbox=bbox, ids=ids)
     local = _LocalTimes()
     body = feature_collection(
         [r["id"] for r in rows], [r["geom"] for r in rows], [_properties(r, local) for r in rows],
-        numberMatched=matched, numberReturned=len(rows),
+        **members, numberReturned=len(rows),
     )
     return Response(body, mimetype="application/geo+json")
 

@@ -157,7 +157,7 @@
 
     group.refresh = function (force) {
       if (!map) return Promise.resolve();
-      var current = query({ limit: config.limit });
+      var current = query({ limit: config.limit, count: "false" });
       // A move that changes nothing (a resize, a control) needs no new request.
       if (current === lastQuery && force !== true) return Promise.resolve();
       lastQuery = current;
@@ -167,13 +167,13 @@
       var signal = controller.signal;
       group.loading = true;
       return fetchJson(config.url + "?" + current, signal).then(function (data) {
-        if (data.numberMatched > data.numberReturned) {
+        if (data.numberMatched === undefined || data.numberMatched > data.numberReturned) {
           var size = map.getSize();
           var extra = { nx: Math.max(1, Math.round(size.x / 70)), ny: Math.max(1, Math.round(size.y / 70)) };
           return fetchJson(config.cellsUrl + "?" + query(extra), signal).then(function (cells) {
             group.clearLayers();
             drawCells(group, config, cells, map);
-            group.info = { matched: data.numberMatched, shown: 0, cells: true, error: null };
+            group.info = { matched: cells.numberMatched, shown: 0, cells: true, error: null };
           });
         }
         group.clearLayers();
