@@ -100,8 +100,12 @@ class LiveServer:
         self.thread.start()
 
     def stop(self) -> None:
+        from patrolmap.extensions import db
+
         self.server.shutdown()
         self.thread.join(timeout=5)
+        with self.app.app_context():
+            db.engine.dispose()
 
 
 _servers: dict[str, LiveServer] = {}
