@@ -143,12 +143,17 @@ def campus_extent(session: Session, campus: Campus) -> BaseGeometry | None:
     """The campus's boundary or, lacking one, the box around its buildings and paths."""
     if campus.boundary is not None:
         return campus.boundary
+    return built_extent(session, campus.id)
+
+
+def built_extent(session: Session, campus_id: int | None) -> BaseGeometry | None:
+    """The box around the buildings and paths of one campus (or of all, for None)."""
     boxes = []
     for model in (LAYERS["buildings"].model, PathSegment):
-        row = session.execute(
-            select(func.min(model.minx), func.min(model.miny), func.max(model.maxx), func.max(model.maxy))
-            .where(model.campus_id == campus.id)
-        ).one()
+        stmt = select(func.min(model.minx), func.min(model.miny), func.max(model.maxx), func.max(model.maxy))
+        if campus_id is not None:
+            stmt = stmt.where(model.campus_id == campus_id)
+        row = session.execute(stmt).one()
         if row[0] is not None:
             boxes.append(shapely.box(*row))
     return shapely.union_all(boxes).envelope if boxes else None
@@ -353,19 +358,8 @@ def _index_pays(session: Session, bbox: BBox, campus_id: int | None) -> bool:
     """
     if session.get_bind().dialect.name != "sqlite":
         return True
-    models = (LAYERS["buildings"].model, PathSegment)
-    boxes = []
-    for model in models:
-        stmt = select(func.min(model.minx), func.min(model.miny), func.max(model.maxx), func.max(model.maxy))
-        if campus_id is not None:
-            stmt = stmt.where(model.campus_id == campus_id)
-        row = session.execute(stmt).one()
-        if row[0] is not None:
-            boxes.append(shapely.box(*row))
-    if not boxes:
-        return True
-    extent = shapely.union_all(boxes).envelope
-    if extent.area == 0:
+    extent = built_extent(session, campus_id)
+    if extent is None or extent.area == 0:
         return True
     return shapely.box(*bbox).intersection(extent).area / extent.area < SCAN_SHARE
 
