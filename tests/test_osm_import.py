@@ -62,3 +62,28 @@ def test_university_boundary_limits_the_import(runner: FlaskCliRunner) -> None:
     assert result.exit_code == 0, result.output
     inside = len(db.session.scalars(select(Building.id)).all())
     assert 0 < inside < 257
+
+
+def test_boundary_file_limits_the_import(runner: FlaskCliRunner, tmp_path) -> None:
+    import json
+
+    import shapely
+
+    from patrolmap.geo.osm import read_osm
+
+    box = (116.3480, 40.0000, 116.3530, 40.0040)
+    file = tmp_path / "boundary.geojson"
+    file.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(shapely.box(*box))}]}))
+    result = runner.invoke(args=["load-geodata", str(OSM / "cau_beijing.osm"), "--boundary", str(file)])
+    assert result.exit_code == 0, result.output
+    # Independently: buildings whose representative point lies in the box.
+    buildings = read_osm(OSM / "cau_beijing.osm").layers["buildings"]
+    expected = {sid for sid, g in zip(buildings["source_id"], buildings.geometry, strict=True)
+                if shapely.box(*box).contains(g.representative_point())}
+    assert set(db.session.scalars(select(Building.source_id))) == expected
+    assert 0 < len(expected) < 257
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type": "FeatureCollection", "features": []}')
+    refused = runner.invoke(args=["load-geodata", str(OSM / "cau_beijing.osm"), "--boundary", str(bad)])
+    assert refused.exit_code != 0 and "holds no polygon" in refused.output

@@ -195,6 +195,7 @@
       ensurePanes(m);
       L.FeatureGroup.prototype.onAdd.call(group, m);
       map = m;
+      group.active = true;
       map.on("moveend", group.scheduleRefresh);
       group.scheduleRefresh();
     };
@@ -205,6 +206,7 @@
       group.clearLayers();
       lastQuery = null;
       map = null;
+      group.active = false;
       L.FeatureGroup.prototype.onRemove.call(group, m);
       pm.updateStatus();
     };
@@ -226,7 +228,7 @@
     statusBox.textContent = "";
     Object.keys(layers).forEach(function (id) {
       var layer = layers[id];
-      if (!layer._map) return;
+      if (!layer.active) return;
       var info = layer.info;
       var text = info.error ? layer.config.title + ": " + info.error
         : info.cells ? layer.config.title + ": " + info.matched + " in view, grouped (zoom in for details)"

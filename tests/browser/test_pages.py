@@ -44,17 +44,21 @@ def test_every_page_loads_offline_with_every_layer(live: LiveServer, page: Any, 
     shot(page, f"page-{page_id}")
 
 
-def test_layer_toggles_off_and_on(live: LiveServer, page: Any) -> None:
-    open_page(page, live.url + "/grid")
-    assert page.locator("path.leaflet-interactive").count() > 0
-    page.hover(".leaflet-control-layers")
-    checkbox = page.locator(".leaflet-control-layers-overlays label", has_text="Buildings").locator("input")
-    before = page.locator("path.leaflet-interactive").count()
-    checkbox.uncheck()
-    assert page.locator("path.leaflet-interactive").count() < before
-    checkbox.check()
-    wait_idle(page)
-    assert page.locator("path.leaflet-interactive").count() == before
+def test_every_layer_toggles_off_and_on(live: LiveServer, page: Any) -> None:
+    open_page(page, live.url + "/")
+    on_map = "(id) => Boolean(window.patrolmap.layer(id)._map)"
+    for layer in LAYERS.values():
+        page.hover(".leaflet-control-layers")
+        checkbox = page.locator(".leaflet-control-layers-overlays label", has_text=layer.title).locator("input")
+        assert page.evaluate(on_map, layer.id), layer.id
+        checkbox.uncheck()
+        assert not page.evaluate(on_map, layer.id), layer.id
+        assert layer.title not in page.locator(".pm-status").inner_text()
+        checkbox.check()
+        wait_idle(page)
+        assert page.evaluate(on_map, layer.id), layer.id
+        assert layer.title in page.locator(".pm-status").inner_text()
+    assert not page.trouble.report(), page.trouble.report()
 
 
 def test_dense_layer_is_counted_not_truncated(live: LiveServer, page: Any) -> None:
