@@ -190,3 +190,8 @@ def render_parts(m: folium.Map) -> MapParts:
     root = m.get_root()
     root.render()
     return MapParts(root.header.render(), root.html.render(), root.script.render())
+
+
+def with_nonce(html: str, nonce: str) -> str:
+    """Give every inline <script> of rendered map HTML the page's CSP nonce."""
+    return html.replace("<script>", f'<script nonce="{escape(nonce)}">')

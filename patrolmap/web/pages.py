@@ -9,9 +9,19 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from patrolmap.errors import NotFound
 from patrolmap.extensions import db
 from patrolmap.layers import LAYERS
-from patrolmap.maps import OSM_BASEMAP, Basemap, LayerView, MapOptions, build_map, render_parts
+from patrolmap.maps import (
+    OSM_BASEMAP,
+    Basemap,
+    LayerView,
+    MapOptions,
+    MapParts,
+    build_map,
+    render_parts,
+    with_nonce,
+)
 from patrolmap.models import Campus
 from patrolmap.store import campus_extent, get_campus, list_campuses
+from patrolmap.web.security import csp_nonce
 
 bp = Blueprint("pages", __name__)
 
@@ -84,6 +94,8 @@ def page(page_id: str) -> str:
         labels=LABELS,
     )
     parts = render_parts(build_map(views, options))
+    nonce = csp_nonce()
+    parts = MapParts(with_nonce(parts.header, nonce), with_nonce(parts.html, nonce), parts.script)
     return render_template("map_page.html", page=spec, page_id=page_id, pages=PAGES, campus=campus,
                            campuses=campuses, map_parts=parts)
 

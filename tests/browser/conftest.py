@@ -158,7 +158,8 @@ def shot(page: Any, name: str) -> None:
 
 def wait_idle(page: Any) -> None:
     """Wait until every data layer has its data for the current view."""
-    page.wait_for_function("window.patrolmap && window.patrolmap.pending === 0")
+    # A function, not an expression: the page's CSP forbids eval, which Playwright uses for expressions.
+    page.wait_for_function("() => window.patrolmap && window.patrolmap.pending === 0")
 
 
 def set_view(page: Any, lat: float, lon: float, zoom: int) -> None:

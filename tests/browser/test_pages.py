@@ -127,7 +127,7 @@ def test_record_violation_by_clicking(live: LiveServer, page: Any) -> None:
     # A note longer than the API accepts: the form shows the API's own message and keeps the input.
     form.locator("textarea[name=note]").evaluate("(t) => { t.removeAttribute('maxlength'); t.value = 'x'.repeat(2001); }")
     form.locator("button[type=submit]").click()
-    page.wait_for_function("document.querySelector('.pm-form-error').textContent.length > 0")
+    page.wait_for_function("() => document.querySelector('.pm-form-error').textContent.length > 0")
     assert "note: longer than 2000 characters" in form.locator(".pm-form-error").inner_text()
     form.locator("textarea[name=note]").fill(XSS)
     with page.expect_response(lambda r: r.url.endswith("/api/violations") and r.request.method == "POST") as resp:
@@ -173,3 +173,19 @@ def test_phone_records_at_gps_position(live: LiveServer, browser: Any) -> None:
     shot(phone, "phone-violations")
     assert not trouble.report(), trouble.report()
     context.close()
+
+
+def test_policy_blocks_injected_handlers_even_unescaped(live: LiveServer, page: Any) -> None:
+    """If a string ever reached the page as HTML, the policy alone still stops it running."""
+    open_page(page, live.url + "/")
+    page.evaluate("""() => {
+        const box = document.createElement('div');
+        box.innerHTML = '<img src="data:," onerror="window.__xss = 1">';
+        document.body.appendChild(box);
+        const s = document.createElement('script');
+        s.textContent = 'window.__xss = 2';
+        document.body.appendChild(s);
+    }""")
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.__xss") is None
+    assert any("Content Security Policy" in e for e in page.trouble.console_errors), page.trouble.report()
