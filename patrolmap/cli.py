@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from patrolmap.geo.io import ReadError
 from patrolmap.geo.validate import ValidationError
 from patrolmap.importing import CampusInfo, import_violations, load_geodata
 from patrolmap.layers import LAYERS, UnknownLayer
+from patrolmap.models import ROLES
 from patrolmap.store import ImportSummary, get_campus
 
 
@@ -164,6 +166,58 @@ def init_db_command(sample: bool) -> None:
     click.echo("database ready")
 
 
+@click.command("create-user")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES),
+              help="A role of the user; repeat for several.")
+@click.option("--name", "display_name", help="The person's name as shown in the interface.")
+@click.option("--university", help="The university (tenant) the user belongs to.")
+@click.option("--campus", "campuses", multiple=True, help="Limit the user to this campus slug; repeat for several.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of prompting.")
+@click.option("--generate-password", is_flag=True, help="Generate a password and print it once.")
+@with_appcontext
+def create_user_command(username: str, roles: tuple[str, ...], display_name: str | None, university: str | None,
+                        campuses: tuple[str, ...], password_stdin: bool, generate_password: bool) -> None:
+    """Create a user who signs in with a password (argon2id-hashed)."""
+    from sqlalchemy import select
+
+    from patrolmap.auth.passwords import PasswordRejected, check_password, hash_password
+    from patrolmap.auth.passwords import generate_password as make_password
+    from patrolmap.database import write_transaction
+    from patrolmap.models import User
+
+    if not 3 <= len(username) <= 64 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        _fail("the user name must be 3-64 letters, digits, '.', '_' or '-'")
+    if db.session.scalar(select(User.id).where(User.username == username)) is not None:
+        _fail(f"user {username!r} exists already")
+    unknown = [slug for slug in campuses if not _campus_exists(slug)]
+    if unknown:
+        _fail(f"unknown campus {unknown[0]!r}")
+    if generate_password:
+        password = make_password()
+    elif password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        check_password(password, username=username)
+    except PasswordRejected as exc:
+        _fail(str(exc))
+    with write_transaction(db.session):
+        db.session.add(User(username=username, display_name=display_name, password_hash=hash_password(password),
+                            roles=",".join(dict.fromkeys(roles)), university=university,
+                            campuses=",".join(campuses)))
+    click.echo(f"created user {username} with roles {', '.join(roles)}")
+    if generate_password:
+        click.echo(f"password (shown once): {password}")
+
+
+def _campus_exists(slug: str) -> bool:
+    from patrolmap.store import find_campus
+
+    return find_campus(db.session, slug) is not None
+
+
 @click.command("layers")
 def layers_command() -> None:
     """List the layer ids that every command and the API accept."""
@@ -173,5 +227,5 @@ def layers_command() -> None:
 
 def register(app: Flask) -> None:
     for command in (load_geodata_command, import_violations_command, export_command, init_db_command,
-                    layers_command):
+                    layers_command, create_user_command):
         app.cli.add_command(command)

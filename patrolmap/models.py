@@ -213,6 +213,32 @@ class Violation(Feature, Base):
         )
 
 
+ROLES = ("admin", "patrol_lead", "traffic_staff", "planner", "grid_officer", "responsible_unit", "viewer")
+
+
+class User(Base):
+    """A person who signs in; roles and campuses limit what they see and change."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # A person may hold several roles, e.g. "patrol_lead,traffic_staff".
+    roles: Mapped[str] = mapped_column(String(255), default="viewer")
+    university: Mapped[str | None] = mapped_column(String(200))
+    # Campus slugs the user is limited to; empty means every campus of the university.
+    campuses: Mapped[str] = mapped_column(String(1000), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        return frozenset(r for r in self.roles.split(",") if r)
+
+
 class AuditEntry(Base):
     """Append-only record of who changed what: evidence must be traceable."""
 
