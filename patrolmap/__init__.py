@@ -52,9 +52,11 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from patrolmap.web import api, pages
+    from patrolmap.web.auth import register_auth
     from patrolmap.web.security import register_security
 
     register_security(app)
+    register_auth(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
 

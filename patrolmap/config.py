@@ -46,6 +46,12 @@ def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> di
         "DEFAULT_TIMEZONE": env.get("PATROLMAP_TIMEZONE", "Asia/Shanghai"),
         "SQLITE_BUSY_TIMEOUT_MS": int(env.get("PATROLMAP_SQLITE_BUSY_TIMEOUT_MS", "30000")),
         "MAX_CONTENT_LENGTH": int(env.get("PATROLMAP_MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))),
+        "SESSION_IDLE_MINUTES": int(env.get("PATROLMAP_SESSION_IDLE_MINUTES", "30")),
+        "SESSION_ABSOLUTE_HOURS": int(env.get("PATROLMAP_SESSION_ABSOLUTE_HOURS", "12")),
+        # Set to 1 when served over HTTPS, so that the session cookie never travels in clear.
+        "SESSION_COOKIE_SECURE": env.get("PATROLMAP_SECURE_COOKIES", "0") == "1",
+        "LOGIN_LIMIT_PER_ACCOUNT": 5,
+        "LOGIN_LIMIT_PER_ADDRESS": 20,
         "API_DEFAULT_LIMIT": 1000,
         # Features a map layer draws one by one; beyond this the view shows counted cells.
         "MAP_FEATURE_LIMIT": 2000,

@@ -239,6 +239,38 @@ class User(Base):
         return frozenset(r for r in self.roles.split(",") if r)
 
 
+class LoginSession(Base):
+    """A signed-in browser: kept on the server so that logout and timeouts really end it.
+
+    The cookie holds a random token; only its SHA-256 is stored, so a copy of the
+    database cannot be used to hijack sessions.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    address: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginAttempt(Base):
+    """One sign-in attempt, for rate limiting per account and per address."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class AuditEntry(Base):
     """Append-only record of who changed what: evidence must be traceable."""
 

@@ -83,7 +83,6 @@ def xss_checkpoint(live: LiveServer, tmp_path: Path) -> str:
         "type": "Feature", "id": "xss-1", "properties": {"name": XSS, "kind": "other"},
         "geometry": {"type": "Point", "coordinates": list(SPOT)}}]}), encoding="utf-8")
     with live.app.app_context():
-        load_geodata(db.session, file, campus=None) if False else None
         from patrolmap.importing import CampusInfo
 
         load_geodata(db.session, file, campus=CampusInfo(slug="cau-east"))

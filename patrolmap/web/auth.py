@@ -1,0 +1,117 @@
+"""Sign-in and sign-out pages, the session cookie, and the CSRF check for browser writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, render_template, request, url_for
+
+from patrolmap.auth.sessions import (
+    LoginRefused,
+    SessionPolicy,
+    TooManyAttempts,
+    current_session,
+    end_session,
+    sign_in,
+)
+from patrolmap.errors import PatrolmapError
+from patrolmap.extensions import db
+from patrolmap.models import User
+
+bp = Blueprint("auth", __name__)
+COOKIE = "patrolmap_session"
+
+
+class Unauthorized(PatrolmapError):
+    status = 401
+
+
+class Forbidden(PatrolmapError):
+    status = 403
+
+
+class RateLimited(PatrolmapError):
+    status = 429
+
+
+def policy() -> SessionPolicy:
+    config = current_app.config
+    return SessionPolicy(
+        idle=dt.timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
+        absolute=dt.timedelta(hours=config["SESSION_ABSOLUTE_HOURS"]),
+        per_account=config["LOGIN_LIMIT_PER_ACCOUNT"],
+        per_address=config["LOGIN_LIMIT_PER_ADDRESS"],
+    )
+
+
+def load_user() -> None:
+    """Find who is signed in (if anyone) before each request."""
+    g.login_session = current_session(db.session, request.cookies.get(COOKIE), policy())
+    g.user = db.session.get(User, g.login_session.user_id) if g.login_session else None
+
+
+def require_csrf() -> None:
+    """Refuse a browser write whose token (header or form field) does not match the session's."""
+    row = g.get("login_session")
+    if row is None:
+        raise Unauthorized("sign in first")
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
+    if not hmac.compare_digest(sent, row.csrf_token):
+        raise Forbidden("missing or wrong CSRF token; reload the page")
+
+
+def _wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best == "application/json"
+
+
+@bp.get("/login")
+def login_form() -> str:
+    return render_template("login.html", error=None)
+
+
+@bp.post("/login")
+def login() -> Response | tuple[Response, int] | tuple[str, int]:
+    data = request.get_json(silent=True) if request.is_json else request.form
+    username = str((data or {}).get("username", ""))
+    password = str((data or {}).get("password", ""))
+    try:
+        token, row = sign_in(db.session, username, password, request.remote_addr or "-", policy())
+    except TooManyAttempts:
+        message = "too many failed sign-ins; wait a few minutes and try again"
+        if _wants_json():
+            raise RateLimited(message) from None
+        return render_template("login.html", error=message), 429
+    except LoginRefused:
+        message = "wrong user name or password"
+        if _wants_json():
+            raise Unauthorized(message) from None
+        return render_template("login.html", error=message), 401
+    response = jsonify({"username": username, "csrf_token": row.csrf_token}) if _wants_json() else redirect(
+        url_for("pages.page_overview"))
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Lax",
+                        secure=current_app.config["SESSION_COOKIE_SECURE"],
+                        max_age=int(policy().absolute.total_seconds()))
+    return response
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    require_csrf()
+    end_session(db.session, g.login_session.id)
+    response = jsonify({"signed_out": True}) if _wants_json() else redirect(url_for("auth.login_form"))
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@bp.get("/api/me")
+def me() -> Response:
+    if g.user is None:
+        raise Unauthorized("not signed in")
+    return jsonify({"username": g.user.username, "roles": sorted(g.user.role_set),
+                    "csrf_token": g.login_session.csrf_token})
+
+
+def register_auth(app: Flask) -> None:
+    app.before_request(load_user)
+    app.register_blueprint(bp)
