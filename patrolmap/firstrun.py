@@ -21,6 +21,7 @@ def first_run(app: Flask) -> None:
         upgrade()
         if inspect(db.engine).has_table("campuses") and db.session.scalars(select(Campus)).first() is None:
             load_sample(app)
+        ensure_demo_admin(app)
         db.session.remove()
 
 
@@ -34,3 +35,20 @@ def load_sample(app: Flask) -> None:
     for folder in sorted(p for p in root.iterdir() if (p / "campus.json").exists()):
         summary = load_geodata(db.session, folder, actor="sample")
         app.logger.info("loaded sample campus %s", " ".join(summary.lines()))
+
+
+def ensure_demo_admin(app: Flask) -> None:
+    """On a store with no users, create `admin` with a fresh password and say it once on the console."""
+    from patrolmap.auth.passwords import generate_password, hash_password
+    from patrolmap.database import write_transaction
+    from patrolmap.models import User
+
+    if db.session.scalars(select(User.id)).first() is not None:
+        return
+    password = generate_password()
+    with write_transaction(db.session):
+        db.session.add(User(username="admin", display_name="Administrator", roles="admin",
+                            password_hash=hash_password(password)))
+    message = (f"patrolmap: sign in as 'admin' with the password {password} (shown once; "
+               "add people with `flask --app patrolmap create-user`)")
+    print(message, flush=True)

@@ -150,8 +150,39 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         db.engine.dispose()
 
 
+_HASHES: dict[str, str] = {}
+
+
+def signed_in_client(app: Flask, username: str, roles: str) -> FlaskClient:
+    """A test client with a live session (made directly: argon2 per test would be slow) and its CSRF header."""
+    import secrets
+
+    from patrolmap.auth.passwords import hash_password
+    from patrolmap.auth.sessions import token_hash
+    from patrolmap.models import LoginSession, User
+
+    if "pw" not in _HASHES:
+        _HASHES["pw"] = hash_password("correct horse battery staple")
+    user = User(username=username, password_hash=_HASHES["pw"], roles=roles)
+    db.session.add(user)
+    db.session.flush()
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    db.session.add(LoginSession(token_hash=token_hash(token), csrf_token=csrf, user_id=user.id))
+    db.session.commit()
+    client = app.test_client()
+    client.set_cookie("patrolmap_session", token)
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = csrf
+    return client
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    """Signed in as an admin: most tests are about what the app does, not who may ask."""
+    return signed_in_client(app, "test-admin", "admin")
+
+
+@pytest.fixture
+def anon_client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 

@@ -8,8 +8,9 @@ import uuid
 import zoneinfo
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
+from patrolmap.access import SEES_PERSONAL_DATA, mask_plate
 from patrolmap.database import write_transaction
 from patrolmap.errors import BadRequest, NotFound
 from patrolmap.extensions import db
@@ -72,8 +73,16 @@ class _LocalTimes:
         return (value.astimezone(zone) if zone else value).isoformat()
 
 
+def _sees_personal_data() -> bool:
+    user = g.get("user")
+    return bool(user and user.role_set & SEES_PERSONAL_DATA)
+
+
 def _properties(row: dict[str, Any], local: _LocalTimes) -> dict[str, Any]:
     props = {k: v for k, v in row.items() if k not in HIDDEN}
+    if "plate" in props and not g.get("sees_personal_data", False):
+        props["plate"] = mask_plate(props["plate"])
+        props.pop("reporter", None)
     for key, value in props.items():
         if isinstance(value, dt.datetime):
             props[key] = local(value, row["campus_id"])
@@ -122,6 +131,7 @@ def layer_features(layer_id: str) -> Response:
         # and asks for counted cells instead.
         members["numberMatched"] = count_features(db.session, layer_id, campus_id=campus_id, bbox=bbox, ids=ids)
     local = _LocalTimes()
+    g.sees_personal_data = _sees_personal_data()
     body = feature_collection(
         [r["id"] for r in rows], [r["geom"] for r in rows], [_properties(r, local) for r in rows],
         **members, numberReturned=len(rows),
@@ -208,6 +218,7 @@ def record_violation() -> tuple[Response, int, dict[str, str]]:
         violation = create_violation(db.session, get_campus(db.session, campus_id), checked, actor="api")
         new_id = violation.id
     row = query_features(db.session, "violations", ids=[new_id])[0]
+    g.sees_personal_data = _sees_personal_data()
     body_out = feature_json(new_id, row["geom"], _properties(row, _LocalTimes()))
     location = url_for("api.layer_features", layer_id="violations", ids=new_id)
     return Response(body_out, mimetype="application/geo+json"), 201, {"Location": location}

@@ -87,8 +87,10 @@ def login() -> Response | tuple[Response, int] | tuple[str, int]:
         if _wants_json():
             raise Unauthorized(message) from None
         return render_template("login.html", error=message), 401
-    response = jsonify({"username": username, "csrf_token": row.csrf_token}) if _wants_json() else redirect(
-        url_for("pages.page_overview"))
+    target = request.args.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("pages.page_overview")  # only ever back into patrolmap
+    response = jsonify({"username": username, "csrf_token": row.csrf_token}) if _wants_json() else redirect(target)
     response.set_cookie(COOKIE, token, httponly=True, samesite="Lax",
                         secure=current_app.config["SESSION_COOKIE_SECURE"],
                         max_age=int(policy().absolute.total_seconds()))
@@ -112,6 +114,28 @@ def me() -> Response:
                     "csrf_token": g.login_session.csrf_token})
 
 
+def enforce_access() -> Response | None:
+    """Apply the access table to this request: 401/redirect for strangers, 403 for the wrong role."""
+    from patrolmap.access import PUBLIC, allowed, rule_for
+
+    if request.endpoint is None:
+        return None  # Flask answers 404/405 itself
+    rule = rule_for(request.endpoint, request.method)
+    if rule is None:
+        raise Forbidden(f"{request.method} {request.path} is not open to anyone")
+    user = g.get("user")
+    if not allowed(rule, user.role_set if user else None):
+        if user is None:
+            if request.path.startswith("/api/") or _wants_json():
+                raise Unauthorized("sign in first")
+            return redirect(url_for("auth.login_form", next=request.full_path))
+        raise Forbidden("your role may not do this")
+    if rule != PUBLIC and request.method not in ("GET", "HEAD", "OPTIONS") and request.endpoint != "auth.logout":
+        require_csrf()
+    return None
+
+
 def register_auth(app: Flask) -> None:
     app.before_request(load_user)
+    app.before_request(enforce_access)
     app.register_blueprint(bp)

@@ -94,10 +94,31 @@ class LiveServer:
             "SECRET_KEY": "browser-tests", "GC_FREEZE": False,
         })
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._add_user()
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    USERNAME = "tester"
+    PASSWORD = "correct horse battery staple"
+
+    def _add_user(self) -> None:
+        from patrolmap.auth.passwords import hash_password
+        from patrolmap.extensions import db
+        from patrolmap.models import User
+
+        with self.app.app_context():
+            db.session.add(User(username=self.USERNAME, roles="admin", password_hash=hash_password(self.PASSWORD)))
+            db.session.commit()
+            db.session.remove()
+
+    def sign_in(self, context: Any) -> None:
+        """Sign a browser context in (its cookie jar is shared with its pages)."""
+        response = context.request.post(f"{self.url}/login", form={"username": self.USERNAME,
+                                                                    "password": self.PASSWORD},
+                                        max_redirects=0)
+        assert response.status == 302, response.status
 
     def stop(self) -> None:
         from patrolmap.extensions import db
@@ -142,9 +163,10 @@ def pytest_sessionfinish() -> None:
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A desktop-sized page with every off-machine request blocked; problems in page.trouble."""
+def page(browser: Any, live: LiveServer) -> Iterator[Any]:
+    """A signed-in desktop-sized page with every off-machine request blocked; problems in page.trouble."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    live.sign_in(context)
     tab = context.new_page()
     tab.trouble = watch(tab)
     yield tab

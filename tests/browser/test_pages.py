@@ -151,6 +151,7 @@ def test_phone_records_at_gps_position(live: LiveServer, browser: Any) -> None:
     fix = {"latitude": 40.00318, "longitude": 116.35050}
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
                                   geolocation=fix, permissions=["geolocation"], locale="en-US")
+    live.sign_in(context)
     phone = context.new_page()
     trouble = watch(phone)
     open_page(phone, live.url + "/violations")

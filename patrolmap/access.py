@@ -1,0 +1,63 @@
+"""Who may call what: one declared table of endpoint x method -> roles, enforced for every request.
+
+An endpoint missing from the table is refused (and fails the test that walks the
+table), so a new route cannot ship open by accident.
+"""
+
+from __future__ import annotations
+
+from patrolmap.models import ROLES
+
+PUBLIC = "public"  # anyone, signed in or not
+SIGNED_IN = "signed_in"  # any signed-in user
+EVERY_ROLE = frozenset(ROLES)
+
+# (endpoint, method) -> PUBLIC, SIGNED_IN, or the roles allowed.
+RULES: dict[tuple[str, str], str | frozenset[str]] = {
+    ("static", "GET"): PUBLIC,
+    ("auth.login_form", "GET"): PUBLIC,
+    ("auth.login", "POST"): PUBLIC,
+    ("auth.logout", "POST"): SIGNED_IN,
+    ("auth.me", "GET"): SIGNED_IN,
+    ("pages.page_overview", "GET"): EVERY_ROLE,
+    ("pages.page_patrol", "GET"): EVERY_ROLE,
+    ("pages.page_violations", "GET"): EVERY_ROLE,
+    ("pages.page_chargers", "GET"): EVERY_ROLE,
+    ("pages.page_grid", "GET"): EVERY_ROLE,
+    ("api.campuses", "GET"): EVERY_ROLE,
+    ("api.layers", "GET"): EVERY_ROLE,
+    ("api.layer_features", "GET"): EVERY_ROLE,
+    ("api.layer_cells", "GET"): EVERY_ROLE,
+    ("api.record_violation", "POST"): frozenset({"admin", "traffic_staff"}),
+}
+
+# Who sees plates and reporters; everyone else sees plates masked (陕A·***12) and no reporter.
+SEES_PERSONAL_DATA = frozenset({"admin", "traffic_staff", "patrol_lead", "grid_officer"})
+
+
+def rule_for(endpoint: str | None, method: str) -> str | frozenset[str] | None:
+    if endpoint is None:
+        return None
+    # HEAD and OPTIONS are answered like GET by Flask.
+    key_method = "GET" if method in ("HEAD", "OPTIONS") else method
+    return RULES.get((endpoint, key_method))
+
+
+def allowed(rule: str | frozenset[str], roles: frozenset[str] | None) -> bool:
+    """roles is None for an anonymous request."""
+    if rule == PUBLIC:
+        return True
+    if roles is None:
+        return False
+    if rule == SIGNED_IN:
+        return True
+    return bool(roles & rule)  # type: ignore[operator]
+
+
+def mask_plate(plate: str | None) -> str | None:
+    """Keep the province, the first letter and the last two characters: 陕A12345 -> 陕A·***45."""
+    if not plate or plate == "无牌":
+        return plate
+    if len(plate) <= 4:
+        return "***"
+    return f"{plate[:2]}·***{plate[-2:]}"

@@ -1,0 +1,94 @@
+"""The access table, walked whole: every role x every endpoint x every method gets what the table says."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from patrolmap.access import PUBLIC, RULES, SIGNED_IN, mask_plate
+from patrolmap.extensions import db
+from patrolmap.importing import load_geodata
+from patrolmap.models import ROLES
+
+from .conftest import DATA, signed_in_client
+
+URL_ARGS = {"filename": "css/patrolmap.css", "layer_id": "violations"}
+QUERY = {"api.layer_cells": "?bbox=116.349,39.999,116.355,40.002"}
+BODIES = {("api.record_violation", "POST"): {"campus": "mini", "lon": 116.3512, "lat": 40.0007, "kind": "other"},
+          ("auth.login", "POST"): {"username": "login-check", "password": "correct horse battery staple"}}
+
+
+def routes(app: Flask) -> list[tuple[str, str, str]]:
+    """(endpoint, method, url) for every route the app serves."""
+    found = []
+    with app.test_request_context():
+        for rule in app.url_map.iter_rules():
+            args = {name: URL_ARGS[name] for name in rule.arguments if name not in (rule.defaults or {})}
+            url = app.url_for(rule.endpoint, **args) + QUERY.get(rule.endpoint, "")
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                found.append((rule.endpoint, method, url))
+    return found
+
+
+def test_every_route_has_an_entry(app: Flask) -> None:
+    served = {(endpoint, method) for endpoint, method, _ in routes(app)}
+    assert served - set(RULES) == set(), "add these routes to patrolmap.access.RULES"
+    assert set(RULES) - served == set(), "these table entries name no route"
+
+
+@pytest.mark.parametrize("role", [*ROLES, None])
+def test_every_role_gets_exactly_what_the_table_says(app: Flask, role: str | None) -> None:
+    load_geodata(db.session, DATA / "minicampus")
+    signed_in_client(app, "login-check", "viewer")
+    client = signed_in_client(app, f"user-{role}", role) if role else app.test_client()
+    for endpoint, method, url in routes(app):
+        if endpoint == "auth.logout":
+            continue  # ends the session; covered in test_sessions
+        rule = RULES[(endpoint, method)]
+        expected = rule == PUBLIC or (role is not None and (rule == SIGNED_IN or role in rule))
+        body = BODIES.get((endpoint, method))
+        # Signing in would replace this client's session, so it gets a client of its own.
+        caller = app.test_client() if endpoint == "auth.login" else client
+        response = caller.open(url, method=method, json=body)
+        response.close()
+        denied = response.status_code in (401, 403) or (
+            response.status_code == 302 and "/login" in response.headers.get("Location", ""))
+        assert denied != expected, (role, endpoint, method, response.status_code)
+        if not expected:
+            wanted = 403 if role else (302 if not url.startswith("/api/") and method == "GET" else 401)
+            assert response.status_code == wanted, (role, endpoint, method, response.status_code)
+
+
+def test_browser_writes_need_the_csrf_token(app: Flask) -> None:
+    load_geodata(db.session, DATA / "minicampus")
+    client = signed_in_client(app, "staff", "traffic_staff")
+    body = BODIES[("api.record_violation", "POST")]
+    token = client.environ_base.pop("HTTP_X_CSRF_TOKEN")
+    refused = client.post("/api/violations", json=body)
+    assert refused.status_code == 403 and "CSRF" in refused.get_json()["message"]
+    wrong = client.post("/api/violations", json=body, headers={"X-CSRF-Token": "x" + token})
+    assert wrong.status_code == 403
+    assert client.post("/api/violations", json=body, headers={"X-CSRF-Token": token}).status_code == 201
+
+
+@pytest.mark.parametrize(("role", "sees"), [("viewer", False), ("planner", False), ("traffic_staff", True),
+                                            ("admin", True)])
+def test_plates_and_reporters_reach_only_those_who_need_them(app: Flask, role: str, sees: bool) -> None:
+    load_geodata(db.session, DATA / "minicampus")
+    client = signed_in_client(app, f"u-{role}", role)
+    features = client.get("/api/layers/violations").get_json()["features"]
+    v1 = next(f for f in features if f["properties"]["source_id"] == "v1")["properties"]
+    if sees:
+        assert v1["plate"] == "京A12345" and v1["reporter"] == "王强"
+    else:
+        assert v1["plate"] == "京A·***45" and "reporter" not in v1
+    v3 = next(f for f in features if f["properties"]["source_id"] == "v3")["properties"]
+    assert v3["plate"] == "无牌"
+
+
+def test_mask_plate() -> None:
+    assert mask_plate("陕A12345") == "陕A·***45"
+    assert mask_plate("京AD12345") == "京A·***45"
+    assert mask_plate("无牌") == "无牌"
+    assert mask_plate(None) is None
+    assert mask_plate("A1") == "***"
