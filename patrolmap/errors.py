@@ -41,6 +41,24 @@ class NotFound(PatrolmapError):
     status = 404
 
 
+class Unauthorized(PatrolmapError):
+    """Not signed in (or the session has ended)."""
+
+    status = 401
+
+
+class Forbidden(PatrolmapError):
+    """Signed in, but the role (or a missing CSRF token) does not allow this."""
+
+    status = 403
+
+
+class RateLimited(PatrolmapError):
+    """Too many attempts; try again later."""
+
+    status = 429
+
+
 class Conflict(PatrolmapError):
     """A write that would contradict stored data."""
 

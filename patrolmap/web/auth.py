@@ -15,24 +15,12 @@ from patrolmap.auth.sessions import (
     end_session,
     sign_in,
 )
-from patrolmap.errors import PatrolmapError
+from patrolmap.errors import Forbidden, RateLimited, Unauthorized
 from patrolmap.extensions import db
 from patrolmap.models import User
 
 bp = Blueprint("auth", __name__)
 COOKIE = "patrolmap_session"
-
-
-class Unauthorized(PatrolmapError):
-    status = 401
-
-
-class Forbidden(PatrolmapError):
-    status = 403
-
-
-class RateLimited(PatrolmapError):
-    status = 429
 
 
 def policy() -> SessionPolicy:
