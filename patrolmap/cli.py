@@ -212,6 +212,37 @@ def create_user_command(username: str, roles: tuple[str, ...], display_name: str
         click.echo(f"password (shown once): {password}")
 
 
+@click.command("create-token")
+@click.argument("username")
+@click.option("--name", required=True, help="What the token is for, e.g. 'gate handheld 3'.")
+@with_appcontext
+def create_token_command(username: str, name: str) -> None:
+    """Create an API token for a user (for scripts and handhelds); it is printed once."""
+    from sqlalchemy import select
+
+    from patrolmap.auth.sessions import create_api_token
+    from patrolmap.models import User
+
+    user = db.session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        _fail(f"unknown user {username!r}")
+    token, row = create_api_token(db.session, user, name)
+    click.echo(f"token {row.id} for {username} ({name}); send it as 'Authorization: Bearer <token>'")
+    click.echo(f"token (shown once): {token}")
+
+
+@click.command("revoke-token")
+@click.argument("token_id", type=int)
+@with_appcontext
+def revoke_token_command(token_id: int) -> None:
+    """Revoke an API token by its number; requests with it are refused from now on."""
+    from patrolmap.auth.sessions import revoke_api_token
+
+    if not revoke_api_token(db.session, token_id):
+        _fail(f"no live token {token_id}")
+    click.echo(f"revoked token {token_id}")
+
+
 def _campus_exists(slug: str) -> bool:
     from patrolmap.store import find_campus
 
@@ -227,5 +258,5 @@ def layers_command() -> None:
 
 def register(app: Flask) -> None:
     for command in (load_geodata_command, import_violations_command, export_command, init_db_command,
-                    layers_command, create_user_command):
+                    layers_command, create_user_command, create_token_command, revoke_token_command):
         app.cli.add_command(command)

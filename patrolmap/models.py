@@ -258,6 +258,19 @@ class LoginSession(Base):
     address: Mapped[str | None] = mapped_column(String(64))
 
 
+class ApiToken(Base):
+    """A per-user token for scripts and handhelds; only its SHA-256 is stored, and an admin can revoke it."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 class LoginAttempt(Base):
     """One sign-in attempt, for rate limiting per account and per address."""
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from patrolmap.auth.passwords import hash_password, needs_rehash, verify_password
 from patrolmap.database import write_transaction
-from patrolmap.models import LoginAttempt, LoginSession, User, utcnow
+from patrolmap.models import ApiToken, LoginAttempt, LoginSession, User, utcnow
 
 # Compared against when the user name is unknown, so that a miss takes as long as a hit.
 _DUMMY_HASH = hash_password("patrolmap-dummy-password")
@@ -100,3 +100,29 @@ def end_session(session: Session, session_id: int) -> None:
     with write_transaction(session):
         session.execute(update(LoginSession).where(LoginSession.id == session_id, LoginSession.ended_at.is_(None))
                         .values(ended_at=utcnow()))
+
+
+def create_api_token(session: Session, user: User, name: str) -> tuple[str, ApiToken]:
+    """A new token for a user; the token itself is returned once and never stored."""
+    token = "pm_" + secrets.token_urlsafe(32)
+    row = ApiToken(token_hash=token_hash(token), user_id=user.id, name=name)
+    with write_transaction(session):
+        session.add(row)
+    return token, row
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The active user behind a live (unrevoked) API token."""
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash(token),
+                                                 ApiToken.revoked_at.is_(None))).first()
+    if row is None:
+        return None
+    user = session.get(User, row.user_id)
+    return user if user is not None and user.active else None
+
+
+def revoke_api_token(session: Session, token_id: int) -> bool:
+    with write_transaction(session):
+        result = session.execute(update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+                                 .values(revoked_at=utcnow()))
+    return result.rowcount == 1

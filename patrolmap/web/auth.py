@@ -14,6 +14,7 @@ from patrolmap.auth.sessions import (
     current_session,
     end_session,
     sign_in,
+    user_for_token,
 )
 from patrolmap.errors import Forbidden, RateLimited, Unauthorized
 from patrolmap.extensions import db
@@ -34,7 +35,16 @@ def policy() -> SessionPolicy:
 
 
 def load_user() -> None:
-    """Find who is signed in (if anyone) before each request."""
+    """Find who is calling (if anyone): a script by its API token, a browser by its session cookie."""
+    g.token_user = False
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        g.login_session = None
+        g.user = user_for_token(db.session, header[len("Bearer "):].strip())
+        if g.user is None:
+            raise Unauthorized("unknown or revoked API token")
+        g.token_user = True
+        return
     g.login_session = current_session(db.session, request.cookies.get(COOKIE), policy())
     g.user = db.session.get(User, g.login_session.user_id) if g.login_session else None
 
@@ -98,8 +108,9 @@ def logout() -> Response:
 def me() -> Response:
     if g.user is None:
         raise Unauthorized("not signed in")
+    session = g.get("login_session")
     return jsonify({"username": g.user.username, "roles": sorted(g.user.role_set),
-                    "csrf_token": g.login_session.csrf_token})
+                    "csrf_token": session.csrf_token if session else None})
 
 
 def enforce_access() -> Response | None:
@@ -118,7 +129,9 @@ def enforce_access() -> Response | None:
                 raise Unauthorized("sign in first")
             return redirect(url_for("auth.login_form", next=request.full_path))
         raise Forbidden("your role may not do this")
-    if rule != PUBLIC and request.method not in ("GET", "HEAD", "OPTIONS") and request.endpoint != "auth.logout":
+    # A browser's cookie travels with forged cross-site requests; a token header never does.
+    writes = request.method not in ("GET", "HEAD", "OPTIONS")
+    if rule != PUBLIC and writes and request.endpoint != "auth.logout" and not g.get("token_user"):
         require_csrf()
     return None
 

@@ -133,9 +133,11 @@ def test_record_violation_by_clicking(live: LiveServer, page: Any) -> None:
         form.locator("button[type=submit]").click()
     assert resp.value.status == 201
     created = resp.value.json()
-    wait_idle(page)
+    # The page refreshes the layer once it has read the response: wait for the point itself,
+    # not for "no request pending", which can be true just before that refresh starts.
     shown = "(id) => window.patrolmap.layer('violations').getLayers().some(l => l.feature && l.feature.id === id)"
-    assert page.evaluate(shown, created["id"]), "the new violation appears without reloading"
+    page.wait_for_function(shown, arg=created["id"], timeout=10_000)
+    wait_idle(page)
     lon, lat = created["geometry"]["coordinates"]
     assert abs(lon - where[0]) < 2e-6 and abs(lat - where[1]) < 2e-6
     assert created["properties"]["note"] == XSS and created["properties"]["kind"] == "fire_lane"
