@@ -56,7 +56,7 @@ def allowed(rule: str | frozenset[str], roles: frozenset[str] | None) -> bool:
 
 def mask_plate(plate: str | None) -> str | None:
     """Keep the province, the first letter and the last two characters: 陕A12345 -> 陕A·***45."""
-    if not plate or plate == "无牌":
+    if not plate or plate == "无牌" or plate.startswith("anon:"):
         return plate
     if len(plate) <= 4:
         return "***"

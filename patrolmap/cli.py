@@ -243,6 +243,24 @@ def revoke_token_command(token_id: int) -> None:
     click.echo(f"revoked token {token_id}")
 
 
+@click.command("purge-personal-data")
+@click.option("--days", type=click.IntRange(min=1), help="Keep plates and reporters this many days "
+              "(default PATROLMAP_RETENTION_DAYS, 365).")
+@with_appcontext
+def purge_personal_data_command(days: int | None) -> None:
+    """Anonymise plates and remove reporter names of old violations; fit for a daily timer."""
+    import datetime as dt
+
+    from flask import current_app
+
+    from patrolmap.retention import purge_personal_data
+
+    days = days or current_app.config["RETENTION_DAYS"]
+    count = purge_personal_data(db.session, older_than=dt.timedelta(days=days),
+                                key=current_app.config["SECRET_KEY"], actor="cli")
+    click.echo(f"anonymised {count} violation(s) observed more than {days} days ago")
+
+
 def _campus_exists(slug: str) -> bool:
     from patrolmap.store import find_campus
 
@@ -258,5 +276,6 @@ def layers_command() -> None:
 
 def register(app: Flask) -> None:
     for command in (load_geodata_command, import_violations_command, export_command, init_db_command,
-                    layers_command, create_user_command, create_token_command, revoke_token_command):
+                    layers_command, create_user_command, create_token_command, revoke_token_command,
+                    purge_personal_data_command):
         app.cli.add_command(command)

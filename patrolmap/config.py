@@ -50,6 +50,8 @@ def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> di
         "SESSION_ABSOLUTE_HOURS": int(env.get("PATROLMAP_SESSION_ABSOLUTE_HOURS", "12")),
         # Set to 1 when served over HTTPS, so that the session cookie never travels in clear.
         "SESSION_COOKIE_SECURE": env.get("PATROLMAP_SECURE_COOKIES", "0") == "1",
+        # Plates and reporter names of older violations are anonymised by `purge-personal-data`.
+        "RETENTION_DAYS": int(env.get("PATROLMAP_RETENTION_DAYS", "365")),
         "LOGIN_LIMIT_PER_ACCOUNT": 5,
         "LOGIN_LIMIT_PER_ADDRESS": 20,
         "API_DEFAULT_LIMIT": 1000,

@@ -176,8 +176,14 @@
             group.info = { matched: cells.numberMatched, shown: 0, cells: true, error: null };
           });
         }
+        // A popup's own autopan moves the map and refreshes the layer: keep that popup open.
+        var openId = null;
+        group.eachLayer(function (l) { if (l.feature && l.isPopupOpen && l.isPopupOpen()) openId = l.feature.id; });
         group.clearLayers();
         drawFeatures(group, config, data);
+        if (openId !== null) {
+          group.eachLayer(function (l) { if (l.feature && l.feature.id === openId) l.openPopup(); });
+        }
         group.info = { matched: data.numberMatched, shown: data.numberReturned, cells: false, error: null };
       }).catch(function (err) {
         if (err.name === "AbortError") return;

@@ -1,0 +1,46 @@
+"""Personal-data retention (PIPL): after a set time, plates and reporter names stop being personal.
+
+Plates become a keyed hash ("anon:…"), so counts, places, times and even repeat
+offences of the same car still add up; reporter names are removed. Each run leaves
+one audit entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from patrolmap.database import write_transaction
+from patrolmap.models import AuditEntry, Violation, utcnow
+
+ANON_PREFIX = "anon:"
+
+
+def anonymise_plate(plate: str, key: str) -> str:
+    digest = hmac.new(key.encode(), plate.encode(), hashlib.sha256).hexdigest()[:12]
+    return ANON_PREFIX + digest
+
+
+def purge_personal_data(session: Session, *, older_than: dt.timedelta, key: str, actor: str) -> int:
+    """Anonymise violations observed before now - older_than; return how many were changed."""
+    cutoff = utcnow() - older_than
+    personal = or_(and_(Violation.plate.is_not(None), Violation.plate != "无牌",
+                        Violation.plate.not_like(f"{ANON_PREFIX}%")),
+                   Violation.reporter.is_not(None))
+    with write_transaction(session):
+        rows = session.execute(select(Violation.id, Violation.plate, Violation.version)
+                               .where(Violation.observed_at < cutoff, personal)).all()
+        now = utcnow()
+        for row_id, plate, version in rows:
+            keep = plate is None or plate == "无牌" or plate.startswith(ANON_PREFIX)
+            session.execute(update(Violation).where(Violation.id == row_id).values(
+                plate=plate if keep else anonymise_plate(plate, key), reporter=None,
+                version=version + 1, updated_at=now))
+        session.add(AuditEntry(actor=actor, action="purge", layer="violations",
+                               after={"anonymised": len(rows), "observed_before": cutoff.isoformat()},
+                               reason=f"personal data older than {older_than.days} days"))
+    return len(rows)
