@@ -8,6 +8,7 @@ import uuid
 import zoneinfo
 from typing import Any
 
+import shapely
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from patrolmap.access import SEES_PERSONAL_DATA, mask_plate
@@ -158,9 +159,7 @@ def layer_cells(layer_id: str) -> Response:
 
 
 def _points(cells: list[dict[str, Any]]) -> list[Any]:
-    import shapely
-
-    return [shapely.Point(c["lon"], c["lat"]) for c in cells]
+    return list(shapely.points([c["lon"] for c in cells], [c["lat"] for c in cells])) if cells else []
 
 
 def _json_body(allowed: set[str]) -> dict[str, Any]:
@@ -205,8 +204,6 @@ def record_violation() -> tuple[Response, int, dict[str, str]]:
     for key, value in props.items():
         if value is not None and not isinstance(value, str):
             raise BadRequest(f"{key} must be a string")
-    import shapely
-
     raw = RawFeature(0, f"api:{uuid.uuid4().hex}", shapely.Point(lon, lat), props)
     try:
         checked = validate_layer("violations", [raw], timezone=campus.timezone,
