@@ -26,6 +26,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
         **config_module.engine_options(url), **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
     }
+    if app.config.get("UNSAFE_NO_ESCAPING_FOR_TESTS"):
+        if not app.testing:
+            msg = "UNSAFE_NO_ESCAPING_FOR_TESTS turns off HTML escaping and is only for tests (set TESTING)"
+            raise RuntimeError(msg)
+        app.jinja_env.autoescape = False
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -44,6 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    import patrolmap.audit  # noqa: F401  (installs the guard that keeps the audit log append-only)
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config_module.PROJECT_ROOT / "migrations"))
     with app.app_context():
@@ -51,7 +58,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from patrolmap.web import api, pages
+    from patrolmap.web import admin, api, pages
     from patrolmap.web.auth import register_auth
     from patrolmap.web.security import register_security
 
@@ -59,6 +66,7 @@ def register_blueprints(app: Flask) -> None:
     register_auth(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(admin.bp)
 
 
 def register_commands(app: Flask) -> None:

@@ -11,24 +11,30 @@ from patrolmap.models import ROLES
 PUBLIC = "public"  # anyone, signed in or not
 SIGNED_IN = "signed_in"  # any signed-in user
 EVERY_ROLE = frozenset(ROLES)
+# Every role, and anonymous callers too when the public view is switched on (PUBLIC_VIEW);
+# what they then see is limited by patrolmap.scope.
+MAP_READ = "map_read"
+ADMIN = frozenset({"admin"})
 
-# (endpoint, method) -> PUBLIC, SIGNED_IN, or the roles allowed.
+# (endpoint, method) -> PUBLIC, SIGNED_IN, MAP_READ, or the roles allowed.
 RULES: dict[tuple[str, str], str | frozenset[str]] = {
     ("static", "GET"): PUBLIC,
     ("auth.login_form", "GET"): PUBLIC,
     ("auth.login", "POST"): PUBLIC,
     ("auth.logout", "POST"): SIGNED_IN,
     ("auth.me", "GET"): SIGNED_IN,
-    ("pages.page_overview", "GET"): EVERY_ROLE,
+    ("pages.page_overview", "GET"): MAP_READ,
     ("pages.page_patrol", "GET"): EVERY_ROLE,
     ("pages.page_violations", "GET"): EVERY_ROLE,
     ("pages.page_chargers", "GET"): EVERY_ROLE,
     ("pages.page_grid", "GET"): EVERY_ROLE,
-    ("api.campuses", "GET"): EVERY_ROLE,
-    ("api.layers", "GET"): EVERY_ROLE,
-    ("api.layer_features", "GET"): EVERY_ROLE,
-    ("api.layer_cells", "GET"): EVERY_ROLE,
+    ("api.campuses", "GET"): MAP_READ,
+    ("api.layers", "GET"): MAP_READ,
+    ("api.layer_features", "GET"): MAP_READ,
+    ("api.layer_cells", "GET"): MAP_READ,
     ("api.record_violation", "POST"): frozenset({"admin", "traffic_staff"}),
+    ("admin.audit_page", "GET"): ADMIN,
+    ("admin.audit_entries", "GET"): ADMIN,
 }
 
 # Who sees plates and reporters; everyone else sees plates masked (陕A·***12) and no reporter.
@@ -43,14 +49,16 @@ def rule_for(endpoint: str | None, method: str) -> str | frozenset[str] | None:
     return RULES.get((endpoint, key_method))
 
 
-def allowed(rule: str | frozenset[str], roles: frozenset[str] | None) -> bool:
+def allowed(rule: str | frozenset[str], roles: frozenset[str] | None, *, public_view: bool = False) -> bool:
     """roles is None for an anonymous request."""
     if rule == PUBLIC:
         return True
     if roles is None:
-        return False
+        return rule == MAP_READ and public_view
     if rule == SIGNED_IN:
         return True
+    if rule == MAP_READ:
+        return bool(roles & EVERY_ROLE)
     return bool(roles & rule)  # type: ignore[operator]
 
 

@@ -203,10 +203,16 @@ def create_user_command(username: str, roles: tuple[str, ...], display_name: str
         check_password(password, username=username)
     except PasswordRejected as exc:
         _fail(str(exc))
+    from patrolmap.models import AuditEntry
+
     with write_transaction(db.session):
-        db.session.add(User(username=username, display_name=display_name, password_hash=hash_password(password),
-                            roles=",".join(dict.fromkeys(roles)), university=university,
-                            campuses=",".join(campuses)))
+        user = User(username=username, display_name=display_name, password_hash=hash_password(password),
+                    roles=",".join(dict.fromkeys(roles)), university=university, campuses=",".join(campuses))
+        db.session.add(user)
+        db.session.flush()
+        db.session.add(AuditEntry(actor="cli", action="create", layer="users", feature_id=user.id,
+                                  after={"username": username, "roles": user.roles, "university": university,
+                                         "campuses": user.campuses}, reason="user created"))
     click.echo(f"created user {username} with roles {', '.join(roles)}")
     if generate_password:
         click.echo(f"password (shown once): {password}")

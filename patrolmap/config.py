@@ -52,6 +52,8 @@ def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> di
         "SESSION_COOKIE_SECURE": env.get("PATROLMAP_SECURE_COOKIES", "0") == "1",
         # Plates and reporter names of older violations are anonymised by `purge-personal-data`.
         "RETENTION_DAYS": int(env.get("PATROLMAP_RETENTION_DAYS", "365")),
+        # Anonymous visitors may see buildings, paths and chargers on the overview map.
+        "PUBLIC_VIEW": env.get("PATROLMAP_PUBLIC_VIEW", "0") == "1",
         "LOGIN_LIMIT_PER_ACCOUNT": 5,
         "LOGIN_LIMIT_PER_ADDRESS": 20,
         "API_DEFAULT_LIMIT": 1000,
@@ -63,4 +65,8 @@ def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> di
         "TILE_ATTRIBUTION": env.get("PATROLMAP_TILE_ATTRIBUTION", ""),
         "TILE_MAX_ZOOM": int(env.get("PATROLMAP_TILE_MAX_ZOOM", "19")),
         "API_MAX_LIMIT": 10000,
+        # Test-only: pages put stored strings in unescaped (Jinja autoescaping off, popups built
+        # with innerHTML), to prove that the Content-Security-Policy alone stops injected script.
+        # Never read from the environment; create_app refuses to start with it unless TESTING is on.
+        "UNSAFE_NO_ESCAPING_FOR_TESTS": False,
     }

@@ -98,3 +98,28 @@ def include_in_migrations(obj: Any, name: str | None, type_: str, reflected: boo
     if type_ == "table" and name and (name.startswith("rtree_") or name == "spatial_ref_sys"):
         return False
     return not (type_ == "index" and name and name.endswith("_geom"))
+
+
+def audit_guard_ddl(dialect: str) -> list[str]:
+    """Refuse DELETE on the audit log in the database itself, whatever client connects.
+
+    Updates stay possible for one documented reason: the retention purge must
+    anonymise plates inside old entries (PIPL); it leaves an entry of its own.
+    """
+    message = "the audit log is append-only"
+    if dialect == "postgresql":
+        return [
+            "CREATE OR REPLACE FUNCTION audit_log_no_delete() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN RAISE EXCEPTION '{message}'; END $$",
+            "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION audit_log_no_delete()",
+        ]
+    return [f"CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN "
+            f"SELECT RAISE(ABORT, '{message}'); END"]
+
+
+def audit_guard_drop_ddl(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        return ["DROP TRIGGER IF EXISTS audit_log_no_delete ON audit_log",
+                "DROP FUNCTION IF EXISTS audit_log_no_delete()"]
+    return ["DROP TRIGGER IF EXISTS audit_log_no_delete"]

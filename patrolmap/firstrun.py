@@ -41,7 +41,7 @@ def ensure_demo_admin(app: Flask) -> None:
     """On a store with no users, create `admin` with a fresh password and say it once on the console."""
     from patrolmap.auth.passwords import generate_password, hash_password
     from patrolmap.database import write_transaction
-    from patrolmap.models import User
+    from patrolmap.models import AuditEntry, User
 
     if db.session.scalars(select(User.id)).first() is not None:
         return
@@ -49,6 +49,8 @@ def ensure_demo_admin(app: Flask) -> None:
     with write_transaction(db.session):
         db.session.add(User(username="admin", display_name="Administrator", roles="admin",
                             password_hash=hash_password(password)))
+        db.session.add(AuditEntry(actor="first-run", action="create", layer="users",
+                                  after={"username": "admin", "roles": "admin"}, reason="first run: demo admin"))
     message = (f"patrolmap: sign in as 'admin' with the password {password} (shown once; "
                "add people with `flask --app patrolmap create-user`)")
     print(message, flush=True)

@@ -295,6 +295,9 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(32))
     layer: Mapped[str] = mapped_column(String(64), index=True)
     feature_id: Mapped[int | None] = mapped_column(Integer)
+    # The campus the change belongs to, so that each university's admins see only their own;
+    # None for deployment-wide changes (users, retention runs), seen by deployment admins.
+    campus_id: Mapped[int | None] = mapped_column(ForeignKey("campuses.id"), index=True)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     reason: Mapped[str | None] = mapped_column(Text)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,8 @@ from patrolmap.models import AuditEntry, Campus, GridZone, Officer, PathSegment,
 from patrolmap.timeutil import local_fields
 
 BBox = tuple[float, float, float, float]
+# Which campuses a query may touch: one id, a set of ids (a user's scope), or None for all.
+CampusFilter = int | Collection[int] | None
 Progress = Callable[[str, int, int], None]
 # A violation this close to a fire-lane path is flagged, whatever kind it was recorded as.
 FIRE_LANE_FLAG_M = 5.0
@@ -109,8 +111,17 @@ def get_campus(session: Session, key: str | int) -> Campus:
     return campus
 
 
-def list_campuses(session: Session) -> list[Campus]:
-    return list(session.scalars(select(Campus).order_by(Campus.id)))
+def list_campuses(session: Session, campus_ids: CampusFilter = None) -> list[Campus]:
+    stmt = select(Campus).order_by(Campus.id)
+    return list(session.scalars(_where_campus(stmt, Campus.id, campus_ids)))
+
+
+def _where_campus(stmt: Select, column: Any, campus_ids: CampusFilter) -> Select:
+    if campus_ids is None:
+        return stmt
+    if isinstance(campus_ids, int):
+        return stmt.where(column == campus_ids)
+    return stmt.where(column.in_(sorted(campus_ids)))
 
 
 def ensure_campus(
@@ -146,14 +157,12 @@ def campus_extent(session: Session, campus: Campus) -> BaseGeometry | None:
     return built_extent(session, campus.id)
 
 
-def built_extent(session: Session, campus_id: int | None) -> BaseGeometry | None:
-    """The box around the buildings and paths of one campus (or of all, for None)."""
+def built_extent(session: Session, campus_id: CampusFilter) -> BaseGeometry | None:
+    """The box around the buildings and paths of some campuses (or of all, for None)."""
     boxes = []
     for model in (LAYERS["buildings"].model, PathSegment):
         stmt = select(func.min(model.minx), func.min(model.miny), func.max(model.maxx), func.max(model.maxy))
-        if campus_id is not None:
-            stmt = stmt.where(model.campus_id == campus_id)
-        row = session.execute(stmt).one()
+        row = session.execute(_where_campus(stmt, model.campus_id, campus_id)).one()
         if row[0] is not None:
             boxes.append(shapely.box(*row))
     return shapely.union_all(boxes).envelope if boxes else None
@@ -284,7 +293,7 @@ def upsert_layer(
         if model is Violation:
             # Violations are evidence: every change keeps its before and after.
             session.add(AuditEntry(
-                actor=actor, action="update", layer=layer.id, feature_id=old.id,
+                actor=actor, action="update", layer=layer.id, feature_id=old.id, campus_id=campus.id,
                 before={c: _plain_value(getattr(old, c)) for c in changed},
                 after={c: _plain_value(v) for c, v in changed.items()},
                 reason="re-import changed the record",
@@ -318,7 +327,8 @@ def store_layers(
         counts = upsert_layer(session, get_layer(layer_id), campus, item.frame, actor=actor, progress=progress)
         summary.layers[layer_id] = counts
     session.add(AuditEntry(
-        actor=actor, action="import", layer=next(iter(summary.layers)) if len(summary.layers) == 1 else "*",
+        actor=actor, action="import", campus_id=campus.id,
+        layer=next(iter(summary.layers)) if len(summary.layers) == 1 else "*",
         after={k: vars(v) for k, v in summary.layers.items()}, reason=f"import of {source} into {campus.slug}",
     ))
     session.flush()
@@ -349,7 +359,7 @@ def _bbox_filter(stmt: Select, layer: Layer, bbox: BBox, dialect: str, *, use_in
     return stmt.join_from(rtree, model, rtree.c.id == model.id).where(inside, exact)
 
 
-def _index_pays(session: Session, bbox: BBox, campus_id: int | None) -> bool:
+def _index_pays(session: Session, bbox: BBox, campus_id: CampusFilter) -> bool:
     """Tell whether the R*Tree beats a plain scan for this bbox on SQLite.
 
     Each R*Tree match costs a row lookup by id; for a view over most of a campus
@@ -365,13 +375,11 @@ def _index_pays(session: Session, bbox: BBox, campus_id: int | None) -> bool:
 
 
 def _base_query(
-    layer: Layer, columns: Sequence[Any], *, campus_id: int | None, include_deleted: bool,
+    layer: Layer, columns: Sequence[Any], *, campus_id: CampusFilter, include_deleted: bool,
     ids: Sequence[int] | None = None,
 ) -> Select:
     model = layer.model
-    stmt = select(*columns)
-    if campus_id is not None:
-        stmt = stmt.where(model.campus_id == campus_id)
+    stmt = _where_campus(select(*columns), model.campus_id, campus_id)
     if ids is not None:
         stmt = stmt.where(model.id.in_(list(ids)))
     if model is Violation and not include_deleted:
@@ -396,7 +404,7 @@ def query_features(
     session: Session,
     layer_id: str,
     *,
-    campus_id: int | None = None,
+    campus_id: CampusFilter = None,
     bbox: BBox | None = None,
     limit: int | None = None,
     offset: int = 0,
@@ -425,7 +433,7 @@ def query_features(
 
 
 def count_features(
-    session: Session, layer_id: str, *, campus_id: int | None = None, bbox: BBox | None = None,
+    session: Session, layer_id: str, *, campus_id: CampusFilter = None, bbox: BBox | None = None,
     include_deleted: bool = False, ids: Sequence[int] | None = None,
 ) -> int:
     layer = get_layer(layer_id)
@@ -439,7 +447,7 @@ def count_features(
 
 
 def layer_frame(
-    session: Session, layer_id: str, *, campus_id: int | None = None, bbox: BBox | None = None,
+    session: Session, layer_id: str, *, campus_id: CampusFilter = None, bbox: BBox | None = None,
     include_deleted: bool = False,
 ) -> gpd.GeoDataFrame:
     """A whole layer (or a bbox of it) as a GeoDataFrame in EPSG:4326."""
@@ -460,14 +468,12 @@ VIOLATION_ANALYSIS_COLUMNS = ("id", "lon", "lat", "local_date", "local_hour", "l
 
 
 def violation_table(
-    session: Session, *, campus_id: int | None = None, columns: Sequence[str] = VIOLATION_ANALYSIS_COLUMNS,
+    session: Session, *, campus_id: CampusFilter = None, columns: Sequence[str] = VIOLATION_ANALYSIS_COLUMNS,
 ) -> pd.DataFrame:
     """Live violations as plain columns, read straight from the cursor into pandas."""
     table = Violation.__table__
     stmt = select(*(table.c[c] for c in columns)).where(table.c.deleted_at.is_(None))
-    if campus_id is not None:
-        stmt = stmt.where(table.c.campus_id == campus_id)
-    return pd.DataFrame(fetch_columns(session, stmt))
+    return pd.DataFrame(fetch_columns(session, _where_campus(stmt, table.c.campus_id, campus_id)))
 
 
 def fetch_columns(session: Session, stmt: Select) -> dict[str, list[Any]]:
@@ -524,7 +530,7 @@ def feature_cells(
     bbox: BBox,
     nx: int,
     ny: int,
-    campus_id: int | None = None,
+    campus_id: CampusFilter = None,
     include_deleted: bool = False,
 ) -> list[dict[str, Any]]:
     """Count a layer's features in an nx x ny grid over the bbox, for views too dense to draw."""
@@ -570,7 +576,7 @@ def create_violation(session: Session, campus: Campus, checked: CheckedLayer, *,
     session.add(violation)
     session.flush()
     session.add(AuditEntry(
-        actor=actor, action="create", layer=layer.id, feature_id=violation.id,
+        actor=actor, action="create", layer=layer.id, feature_id=violation.id, campus_id=campus.id,
         after={k: _plain_value(v) for k, v in row.items()}, reason="recorded",
     ))
     return violation

@@ -12,6 +12,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -153,7 +154,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
 _HASHES: dict[str, str] = {}
 
 
-def signed_in_client(app: Flask, username: str, roles: str) -> FlaskClient:
+def signed_in_client(app: Flask, username: str, roles: str, **fields: Any) -> FlaskClient:
     """A test client with a live session (made directly: argon2 per test would be slow) and its CSRF header."""
     import secrets
 
@@ -163,7 +164,7 @@ def signed_in_client(app: Flask, username: str, roles: str) -> FlaskClient:
 
     if "pw" not in _HASHES:
         _HASHES["pw"] = hash_password("correct horse battery staple")
-    user = User(username=username, password_hash=_HASHES["pw"], roles=roles)
+    user = User(username=username, password_hash=_HASHES["pw"], roles=roles, **fields)
     db.session.add(user)
     db.session.flush()
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)

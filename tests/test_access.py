@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from patrolmap.access import PUBLIC, RULES, SIGNED_IN, mask_plate
+from patrolmap.access import MAP_READ, PUBLIC, RULES, SIGNED_IN, mask_plate
 from patrolmap.extensions import db
 from patrolmap.importing import load_geodata
 from patrolmap.models import ROLES
 
 from .conftest import DATA, signed_in_client
 
-URL_ARGS = {"filename": "css/patrolmap.css", "layer_id": "violations"}
+URL_ARGS = {"filename": "css/patrolmap.css", "layer_id": "buildings"}  # a layer the public view shows
 QUERY = {"api.layer_cells": "?bbox=116.349,39.999,116.355,40.002"}
 BODIES = {("api.record_violation", "POST"): {"campus": "mini", "lon": 116.3512, "lat": 40.0007, "kind": "other"},
           ("auth.login", "POST"): {"username": "login-check", "password": "correct horse battery staple"}}
@@ -36,8 +36,18 @@ def test_every_route_has_an_entry(app: Flask) -> None:
     assert set(RULES) - served == set(), "these table entries name no route"
 
 
-@pytest.mark.parametrize("role", [*ROLES, None])
-def test_every_role_gets_exactly_what_the_table_says(app: Flask, role: str | None) -> None:
+def expected(rule: str | frozenset[str], role: str | None, public_view: bool) -> bool:
+    """The table's meaning, stated once more: the test below checks the app against it."""
+    if rule == PUBLIC:
+        return True
+    if role is None:
+        return rule == MAP_READ and public_view
+    return rule in (SIGNED_IN, MAP_READ) or role in rule
+
+
+@pytest.mark.parametrize(("role", "public_view"), [*((r, False) for r in ROLES), (None, False), (None, True)])
+def test_every_role_gets_exactly_what_the_table_says(app: Flask, role: str | None, public_view: bool) -> None:
+    app.config["PUBLIC_VIEW"] = public_view
     load_geodata(db.session, DATA / "minicampus")
     signed_in_client(app, "login-check", "viewer")
     client = signed_in_client(app, f"user-{role}", role) if role else app.test_client()
@@ -45,7 +55,7 @@ def test_every_role_gets_exactly_what_the_table_says(app: Flask, role: str | Non
         if endpoint == "auth.logout":
             continue  # ends the session; covered in test_sessions
         rule = RULES[(endpoint, method)]
-        expected = rule == PUBLIC or (role is not None and (rule == SIGNED_IN or role in rule))
+        expected_allowed = expected(rule, role, public_view)
         body = BODIES.get((endpoint, method))
         # Signing in would replace this client's session, so it gets a client of its own.
         caller = app.test_client() if endpoint == "auth.login" else client
@@ -53,8 +63,8 @@ def test_every_role_gets_exactly_what_the_table_says(app: Flask, role: str | Non
         response.close()
         denied = response.status_code in (401, 403) or (
             response.status_code == 302 and "/login" in response.headers.get("Location", ""))
-        assert denied != expected, (role, endpoint, method, response.status_code)
-        if not expected:
+        assert denied != expected_allowed, (role, endpoint, method, response.status_code)
+        if not expected_allowed:
             wanted = 403 if role else (302 if not url.startswith("/api/") and method == "GET" else 401)
             assert response.status_code == wanted, (role, endpoint, method, response.status_code)
 

@@ -41,3 +41,26 @@ def test_purge_anonymises_old_plates_and_reporters(app: Flask, runner: FlaskCliR
     again = runner.invoke(args=["purge-personal-data", "--days", "365"])
     assert "anonymised 0 violation(s)" in again.output
     assert runner.invoke(args=["purge-personal-data", "--days", "0"]).exit_code != 0
+
+
+def test_purge_reaches_plates_inside_the_audit_log(app: Flask, runner: FlaskCliRunner) -> None:
+    from .conftest import signed_in_client
+
+    load_geodata(db.session, DATA / "minicampus")
+    staff = signed_in_client(app, "staff", "traffic_staff")
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=400)).isoformat()
+    created = staff.post("/api/violations", json={"campus": "mini", "lon": 116.3512, "lat": 40.0007,
+                                                  "kind": "entrance", "plate": "陕A77777", "reporter": "李娜",
+                                                  "observed_at": old}).get_json()
+    recent = staff.post("/api/violations", json={"campus": "mini", "lon": 116.3512, "lat": 40.0007,
+                                                 "kind": "entrance", "plate": "陕A88888"}).get_json()
+    assert runner.invoke(args=["purge-personal-data", "--days", "365"]).exit_code == 0
+    db.session.expire_all()
+    entries = {e.feature_id: e for e in db.session.scalars(select(AuditEntry).where(AuditEntry.action == "create"))}
+    anonymised = db.session.get(Violation, created["id"]).plate
+    assert anonymised.startswith("anon:")
+    assert entries[created["id"]].after["plate"] == anonymised
+    assert entries[created["id"]].after["reporter"] is None
+    assert entries[recent["id"]].after["plate"] == "陕A88888"  # recent evidence untouched
+    purge = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "purge")).one()
+    assert purge.after["audit_entries_anonymised"] == 1

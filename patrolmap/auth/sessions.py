@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from patrolmap.auth.passwords import hash_password, needs_rehash, verify_password
 from patrolmap.database import write_transaction
-from patrolmap.models import ApiToken, LoginAttempt, LoginSession, User, utcnow
+from patrolmap.models import ApiToken, AuditEntry, LoginAttempt, LoginSession, User, utcnow
 
 # Compared against when the user name is unknown, so that a miss takes as long as a hit.
 _DUMMY_HASH = hash_password("patrolmap-dummy-password")
@@ -102,12 +102,15 @@ def end_session(session: Session, session_id: int) -> None:
                         .values(ended_at=utcnow()))
 
 
-def create_api_token(session: Session, user: User, name: str) -> tuple[str, ApiToken]:
+def create_api_token(session: Session, user: User, name: str, *, actor: str = "cli") -> tuple[str, ApiToken]:
     """A new token for a user; the token itself is returned once and never stored."""
     token = "pm_" + secrets.token_urlsafe(32)
     row = ApiToken(token_hash=token_hash(token), user_id=user.id, name=name)
     with write_transaction(session):
         session.add(row)
+        session.flush()
+        session.add(AuditEntry(actor=actor, action="create", layer="api-tokens", feature_id=row.id,
+                               after={"user": user.username, "name": name}, reason="API token issued"))
     return token, row
 
 
@@ -121,8 +124,11 @@ def user_for_token(session: Session, token: str) -> User | None:
     return user if user is not None and user.active else None
 
 
-def revoke_api_token(session: Session, token_id: int) -> bool:
+def revoke_api_token(session: Session, token_id: int, *, actor: str = "cli") -> bool:
     with write_transaction(session):
         result = session.execute(update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
                                  .values(revoked_at=utcnow()))
+        if result.rowcount == 1:
+            session.add(AuditEntry(actor=actor, action="revoke", layer="api-tokens", feature_id=token_id,
+                                   reason="API token revoked"))
     return result.rowcount == 1

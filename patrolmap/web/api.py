@@ -11,9 +11,9 @@ from typing import Any
 import shapely
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
-from patrolmap.access import SEES_PERSONAL_DATA, mask_plate
+from patrolmap.access import mask_plate
 from patrolmap.database import write_transaction
-from patrolmap.errors import BadRequest, NotFound
+from patrolmap.errors import BadRequest, NotFound, Unauthorized
 from patrolmap.extensions import db
 from patrolmap.geo.validate import RawFeature, ValidationError, validate_layer
 from patrolmap.geojson import feature_collection, feature_json
@@ -21,10 +21,12 @@ from patrolmap.importing import as_http_error
 from patrolmap.layers import LAYERS, UnknownLayer, get_layer
 from patrolmap.models import Campus
 from patrolmap.store import (
+    CampusFilter,
     campus_extent,
     count_features,
     create_violation,
     feature_cells,
+    find_campus,
     get_campus,
     list_campuses,
     query_features,
@@ -32,6 +34,14 @@ from patrolmap.store import (
 from patrolmap.web.params import parse_bbox, parse_int
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def actor() -> str:
+    """Who the audit log names for this request's changes."""
+    user = g.get("user")
+    if user is None:
+        return "anonymous"
+    return f"{user.username} (token)" if g.get("token_user") else user.username
 
 # Fields a client may send when recording a violation; anything else is refused.
 VIOLATION_FIELDS = {"campus", "lon", "lat", "observed_at", "kind", "plate", "note", "reporter", "status"}
@@ -43,11 +53,24 @@ def _known_layer(layer_id: str) -> None:
         get_layer(layer_id)
     except UnknownLayer as exc:
         raise NotFound(exc.args[0]) from None
+    if not g.scope.sees_layer(layer_id):
+        if g.get("user") is None:
+            raise Unauthorized("sign in to see this layer")
+        raise NotFound(f"unknown layer {layer_id!r}")
 
 
-def _campus_param() -> int | None:
+def scoped_campus(key: str | int) -> Campus:
+    """A campus the caller may see; others answer as unknown, so their existence does not leak."""
+    campus = find_campus(db.session, key)
+    if campus is None or not g.scope.sees_campus(campus.id):
+        raise NotFound(f"unknown campus {key!r}")
+    return campus
+
+
+def _campus_param() -> CampusFilter:
+    """The campus asked for, or every campus the caller may see."""
     key = request.args.get("campus")
-    return get_campus(db.session, key).id if key else None
+    return scoped_campus(key).id if key else g.scope.campus_ids
 
 
 def _ids_param() -> list[int] | None:
@@ -67,21 +90,16 @@ class _LocalTimes:
     """Show stored UTC times in each campus's own time zone, as people on that campus read them."""
 
     def __init__(self) -> None:
-        self.zones = {c.id: zoneinfo.ZoneInfo(c.timezone) for c in list_campuses(db.session)}
+        self.zones = {c.id: zoneinfo.ZoneInfo(c.timezone) for c in list_campuses(db.session, g.scope.campus_ids)}
 
     def __call__(self, value: dt.datetime, campus_id: int) -> str:
         zone = self.zones.get(campus_id)
         return (value.astimezone(zone) if zone else value).isoformat()
 
 
-def _sees_personal_data() -> bool:
-    user = g.get("user")
-    return bool(user and user.role_set & SEES_PERSONAL_DATA)
-
-
 def _properties(row: dict[str, Any], local: _LocalTimes) -> dict[str, Any]:
     props = {k: v for k, v in row.items() if k not in HIDDEN}
-    if "plate" in props and not g.get("sees_personal_data", False):
+    if "plate" in props and not g.scope.personal_data:
         props["plate"] = mask_plate(props["plate"])
         props.pop("reporter", None)
     for key, value in props.items():
@@ -100,13 +118,14 @@ def campuses() -> Response:
     return jsonify([
         {"id": c.id, "slug": c.slug, "name": c.name, "timezone": c.timezone, "university": c.university,
          "bbox": list(extent.bounds) if (extent := campus_extent(db.session, c)) is not None else None}
-        for c in list_campuses(db.session)
+        for c in list_campuses(db.session, g.scope.campus_ids)
     ])
 
 
 @bp.get("/layers")
 def layers() -> Response:
-    return jsonify([{"id": layer.id, "title": layer.title} for layer in LAYERS.values()])
+    return jsonify([{"id": layer.id, "title": layer.title} for layer in LAYERS.values()
+                    if g.scope.sees_layer(layer.id)])
 
 
 @bp.get("/layers/<layer_id>")
@@ -132,7 +151,6 @@ def layer_features(layer_id: str) -> Response:
         # and asks for counted cells instead.
         members["numberMatched"] = count_features(db.session, layer_id, campus_id=campus_id, bbox=bbox, ids=ids)
     local = _LocalTimes()
-    g.sees_personal_data = _sees_personal_data()
     body = feature_collection(
         [r["id"] for r in rows], [r["geom"] for r in rows], [_properties(r, local) for r in rows],
         **members, numberReturned=len(rows),
@@ -180,15 +198,16 @@ def _coordinate(body: dict[str, Any], name: str) -> float:
 
 
 def _campus_for_write(body: dict[str, Any]) -> Campus:
+    """The campus a write goes to: one the caller may see (object-level check), or their only one."""
     key = body.get("campus")
     if key is None:
-        campuses = list_campuses(db.session)
+        campuses = list_campuses(db.session, g.scope.campus_ids)
         if len(campuses) != 1:
             raise BadRequest("campus is required when there are several campuses")
         return campuses[0]
     if not isinstance(key, (str, int)) or isinstance(key, bool):
         raise BadRequest("campus must be a slug or an id")
-    return get_campus(db.session, key)
+    return scoped_campus(key)
 
 
 @bp.post("/violations")
@@ -212,10 +231,9 @@ def record_violation() -> tuple[Response, int, dict[str, str]]:
         raise as_http_error(exc, single=True) from None
     campus_id = campus.id
     with write_transaction(db.session):
-        violation = create_violation(db.session, get_campus(db.session, campus_id), checked, actor="api")
+        violation = create_violation(db.session, get_campus(db.session, campus_id), checked, actor=actor())
         new_id = violation.id
     row = query_features(db.session, "violations", ids=[new_id])[0]
-    g.sees_personal_data = _sees_personal_data()
     body_out = feature_json(new_id, row["geom"], _properties(row, _LocalTimes()))
     location = url_for("api.layer_features", layer_id="violations", ids=new_id)
     return Response(body_out, mimetype="application/geo+json"), 201, {"Location": location}

@@ -116,6 +116,7 @@ def me() -> Response:
 def enforce_access() -> Response | None:
     """Apply the access table to this request: 401/redirect for strangers, 403 for the wrong role."""
     from patrolmap.access import PUBLIC, allowed, rule_for
+    from patrolmap.scope import scope_for
 
     if request.endpoint is None:
         return None  # Flask answers 404/405 itself
@@ -123,12 +124,14 @@ def enforce_access() -> Response | None:
     if rule is None:
         raise Forbidden(f"{request.method} {request.path} is not open to anyone")
     user = g.get("user")
-    if not allowed(rule, user.role_set if user else None):
+    public_view = bool(current_app.config["PUBLIC_VIEW"])
+    if not allowed(rule, user.role_set if user else None, public_view=public_view):
         if user is None:
             if request.path.startswith("/api/") or _wants_json():
                 raise Unauthorized("sign in first")
             return redirect(url_for("auth.login_form", next=request.full_path))
         raise Forbidden("your role may not do this")
+    g.scope = scope_for(db.session, user, public_view=public_view)
     # A browser's cookie travels with forged cross-site requests; a token header never does.
     writes = request.method not in ("GET", "HEAD", "OPTIONS")
     if rule != PUBLIC and writes and request.endpoint != "auth.logout" and not g.get("token_user"):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, g, render_template, request, url_for
 
+from patrolmap.access import allowed, rule_for
 from patrolmap.errors import NotFound
 from patrolmap.extensions import db
 from patrolmap.layers import LAYERS
@@ -20,7 +21,8 @@ from patrolmap.maps import (
     with_nonce,
 )
 from patrolmap.models import Campus
-from patrolmap.store import campus_extent, get_campus, list_campuses
+from patrolmap.store import campus_extent, list_campuses
+from patrolmap.web.api import scoped_campus
 from patrolmap.web.security import csp_nonce
 
 bp = Blueprint("pages", __name__)
@@ -68,21 +70,36 @@ def configured_basemaps() -> list[Basemap]:
 def _campus(campuses: list[Campus]) -> Campus | None:
     key = request.args.get("campus")
     if key:
-        return get_campus(db.session, key)
+        return scoped_campus(key)
     return campuses[0] if campuses else None
+
+
+def visible_pages() -> dict[str, Page]:
+    """The pages the navigation offers this caller: the public view sees only the overview."""
+    user = g.get("user")
+    roles = user.role_set if user else None
+    public_view = bool(current_app.config["PUBLIC_VIEW"])
+    return {pid: p for pid, p in PAGES.items()
+            if allowed(rule_for(f"pages.page_{pid}", "GET"), roles, public_view=public_view)}
+
+
+def can_record() -> bool:
+    """Offer the record form only to those the access table lets record."""
+    user = g.get("user")
+    return user is not None and allowed(rule_for("api.record_violation", "POST"), user.role_set)
 
 
 def page(page_id: str) -> str:
     spec = PAGES.get(page_id)
     if spec is None:
         raise NotFound(f"unknown page {page_id!r}")
-    campuses = list_campuses(db.session)
+    campuses = list_campuses(db.session, g.scope.campus_ids)
     campus = _campus(campuses)
     extent = campus_extent(db.session, campus) if campus else None
     views = [
         LayerView(layer, url_for("api.layer_features", layer_id=layer.id),
                   url_for("api.layer_cells", layer_id=layer.id), show=layer.id in spec.layers_on)
-        for layer in LAYERS.values()
+        for layer in LAYERS.values() if g.scope.sees_layer(layer.id)
     ]
     options = MapOptions(
         bounds=tuple(extent.bounds) if extent is not None else None,
@@ -90,13 +107,13 @@ def page(page_id: str) -> str:
         campus=campus.slug if campus else None,
         limit=current_app.config["MAP_FEATURE_LIMIT"],
         basemaps=configured_basemaps(),
-        record_url=url_for("api.record_violation") if spec.record_violations and campus else None,
+        record_url=url_for("api.record_violation") if spec.record_violations and campus and can_record() else None,
         labels=LABELS,
     )
     parts = render_parts(build_map(views, options))
     nonce = csp_nonce()
     parts = MapParts(with_nonce(parts.header, nonce), with_nonce(parts.html, nonce), parts.script)
-    return render_template("map_page.html", page=spec, page_id=page_id, pages=PAGES, campus=campus,
+    return render_template("map_page.html", page=spec, page_id=page_id, pages=visible_pages(), campus=campus,
                            campuses=campuses, map_parts=parts)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 from patrolmap.errors import BadRequest
@@ -44,3 +45,15 @@ def parse_int(name: str, text: str | None, *, default: int, minimum: int, maximu
         msg = f"{name} must be between {minimum} and {maximum}, got {value}"
         raise BadRequest(msg)
     return value
+
+
+def parse_time(name: str, text: str | None) -> dt.datetime | None:
+    """An ISO 8601 date or date-time; a naive one is read as UTC."""
+    if text is None or text == "":
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        msg = f"{name} must be an ISO 8601 date or date-time such as 2026-11-23T08:00:00+08:00, got {text!r}"
+        raise BadRequest(msg) from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
