@@ -50,15 +50,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     import patrolmap.audit  # noqa: F401  (installs the guard that keeps the audit log append-only)
+    from patrolmap.i18n import init_i18n
 
     db.init_app(app)
+    init_i18n(app)
     migrate.init_app(app, db, directory=str(config_module.PROJECT_ROOT / "migrations"))
     with app.app_context():
         configure_engine(db.engine, busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
 
 def register_blueprints(app: Flask) -> None:
-    from patrolmap.web import admin, api, pages
+    from patrolmap.web import admin, api, pages, tiles
     from patrolmap.web.auth import register_auth
     from patrolmap.web.security import register_security
 
@@ -67,6 +69,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(tiles.bp)
 
 
 def register_commands(app: Flask) -> None:

@@ -23,6 +23,7 @@ RULES: dict[tuple[str, str], str | frozenset[str]] = {
     ("auth.login", "POST"): PUBLIC,
     ("auth.logout", "POST"): SIGNED_IN,
     ("auth.me", "GET"): SIGNED_IN,
+    ("auth.set_language", "POST"): PUBLIC,  # signed-in callers still need their CSRF token
     ("pages.page_overview", "GET"): MAP_READ,
     ("pages.page_patrol", "GET"): EVERY_ROLE,
     ("pages.page_violations", "GET"): EVERY_ROLE,
@@ -33,6 +34,7 @@ RULES: dict[tuple[str, str], str | frozenset[str]] = {
     ("api.layer_features", "GET"): MAP_READ,
     ("api.layer_cells", "GET"): MAP_READ,
     ("api.record_violation", "POST"): frozenset({"admin", "traffic_staff"}),
+    ("tiles.tile", "GET"): MAP_READ,
     ("admin.audit_page", "GET"): ADMIN,
     ("admin.audit_entries", "GET"): ADMIN,
 }

@@ -31,6 +31,16 @@ def engine_options(url: str) -> dict[str, Any]:
     return options
 
 
+def tile_crs(value: str, variable: str) -> str:
+    """A tile source's CRS name (wgs84 or gcj02; cgcs2000 is drawn as wgs84), or a clear error."""
+    name = value.strip().lower().replace("-", "").replace("_", "")
+    names = {"wgs84": "wgs84", "epsg4326": "wgs84", "epsg3857": "wgs84", "cgcs2000": "wgs84", "gcj02": "gcj02"}
+    if name not in names:
+        msg = f"{variable} must be wgs84 or gcj02, not {value!r}"
+        raise ValueError(msg)
+    return names[name]
+
+
 def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> dict[str, Any]:
     """Build the configuration from the environment, with embedded defaults."""
     env = os.environ if env is None else env
@@ -52,6 +62,8 @@ def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> di
         "SESSION_COOKIE_SECURE": env.get("PATROLMAP_SECURE_COOKIES", "0") == "1",
         # Plates and reporter names of older violations are anonymised by `purge-personal-data`.
         "RETENTION_DAYS": int(env.get("PATROLMAP_RETENTION_DAYS", "365")),
+        # The interface language when neither the person nor the browser names one: zh_CN or en.
+        "DEFAULT_LANGUAGE": env.get("PATROLMAP_LANGUAGE", "zh_CN"),
         # Anonymous visitors may see buildings, paths and chargers on the overview map.
         "PUBLIC_VIEW": env.get("PATROLMAP_PUBLIC_VIEW", "0") == "1",
         "LOGIN_LIMIT_PER_ACCOUNT": 5,
@@ -64,6 +76,16 @@ def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> di
         "TILE_NAME": env.get("PATROLMAP_TILE_NAME", "Local tiles"),
         "TILE_ATTRIBUTION": env.get("PATROLMAP_TILE_ATTRIBUTION", ""),
         "TILE_MAX_ZOOM": int(env.get("PATROLMAP_TILE_MAX_ZOOM", "19")),
+        # The coordinates its tiles are drawn in: wgs84 (also CGCS2000) or gcj02 (the browser then
+        # shifts every feature into GCJ-02 and converts clicks back).
+        "TILE_CRS": tile_crs(env.get("PATROLMAP_TILE_CRS", "wgs84"), "PATROLMAP_TILE_CRS"),
+        "TILE_SUBDOMAINS": env.get("PATROLMAP_TILE_SUBDOMAINS", "abc"),
+        # A Tianditu browser key (tk) offers its street map and imagery; never commit one.
+        "TIANDITU_KEY": env.get("PATROLMAP_TIANDITU_KEY") or None,
+        # Local MBTiles files served at /tiles/<name>/z/x/y: "name=path[,name=path...]"; their CRS
+        # comes from MBTILES_CRS ("name=gcj02[,...]"), else the file's metadata, else wgs84.
+        "MBTILES": env.get("PATROLMAP_MBTILES", ""),
+        "MBTILES_CRS": env.get("PATROLMAP_MBTILES_CRS", ""),
         "API_MAX_LIMIT": 10000,
         # Test-only: pages put stored strings in unescaped (Jinja autoescaping off, popups built
         # with innerHTML), to prove that the Content-Security-Policy alone stops injected script.

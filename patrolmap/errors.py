@@ -4,22 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 
 class PatrolmapError(Exception):
-    """Base of every error a user can cause; `status` is the HTTP answer."""
+    """Base of every error a user can cause; `status` is the HTTP answer.
+
+    The message is a catalogue message id with %(name)s placeholders filled from
+    `params`, so it is translated when the response is made, into the language of
+    the request (pybabel extracts the first argument of each of these classes).
+    """
 
     status = 400
 
-    def __init__(self, message: str, *, details: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, details: Any = None, **params: Any) -> None:
+        self.template = message
+        self.params = params
+        self.message = message % params if params else message
+        super().__init__(self.message)
         self.details = details
 
+    def translated(self) -> str:
+        from flask_babel import gettext
+
+        return gettext(self.template, **self.params) if self.params else gettext(self.template)
+
     def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"error": type(self).__name__, "message": self.message}
+        body: dict[str, Any] = {"error": type(self).__name__, "message": self.translated()}
         if self.details is not None:
             body["details"] = self.details
         return body
@@ -65,9 +77,23 @@ class Conflict(PatrolmapError):
     status = 409
 
 
+def N_(text: str) -> str:  # noqa: N802
+    return text
+
+
+# Werkzeug's own descriptions, said plainly and put in the catalogue.
+HTTP_MESSAGES = {
+    404: N_("There is no such page or resource."),
+    405: N_("This address does not accept that method."),
+    413: N_("The request is too large."),
+    500: N_("Something went wrong on the server; the error has been logged."),
+}
+
+
 def wants_json() -> bool:
     """Answer JSON for the API and for clients that ask for it."""
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return (request.path.startswith("/api/") or request.is_json
+            or request.accept_mimetypes.best == "application/json")
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -75,11 +101,15 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(PatrolmapError)
     def _domain_error(err: PatrolmapError):
-        return jsonify(err.to_dict()), err.status
+        if wants_json():
+            return jsonify(err.to_dict()), err.status
+        return render_template("error.html", status=err.status, message=err.translated()), err.status
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
+        from flask_babel import gettext
+
+        message = gettext(HTTP_MESSAGES[err.code]) if err.code in HTTP_MESSAGES else err.description
         if not wants_json():
-            return err
-        body = {"error": err.name, "message": err.description}
-        return jsonify(body), err.code
+            return render_template("error.html", status=err.code, message=message), err.code
+        return jsonify({"error": err.name, "message": message}), err.code

@@ -48,6 +48,9 @@ def _feature(fid: Any, geometry: str, properties: Mapping[str, Any]) -> bytes:
             + b',"properties":' + orjson.dumps(properties, default=_default) + b"}")
 
 
-def feature_json(fid: Any, geometry: Any, properties: Mapping[str, Any]) -> bytes:
-    """One GeoJSON Feature."""
-    return _feature(fid, geometry_json([geometry])[0], properties)
+def feature_json(fid: Any, geometry: Any, properties: Mapping[str, Any], **members: Any) -> bytes:
+    """One GeoJSON Feature, with foreign members (RFC 7946 section 6.1) such as warnings."""
+    body = _feature(fid, geometry_json([geometry])[0], properties)
+    if members:
+        body = body[:-1] + b"," + orjson.dumps(members)[1:]
+    return body

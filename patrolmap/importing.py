@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from patrolmap.database import write_transaction
 from patrolmap.errors import ValidationFailed
 from patrolmap.geo import io as geo_io
-from patrolmap.geo.validate import CheckedLayer, RawFeature, ValidationError, validate_layer
+from patrolmap.geo.validate import CheckedLayer, Problem, RawFeature, ValidationError, validate_layer
 from patrolmap.store import (
     ImportSummary,
     Progress,
@@ -164,10 +164,22 @@ def import_violations(
         return store_layers(session, campus, checked, actor=actor, source=path.name, progress=progress)
 
 
+def translated(problem: Problem) -> str:
+    """A problem's message in the language of the current request (English outside one)."""
+    from flask_babel import gettext
+
+    if problem.template is None:
+        return problem.message
+    return gettext(problem.template, **problem.params) if problem.params else gettext(problem.template)
+
+
 def as_http_error(exc: ValidationError, *, single: bool = False) -> ValidationFailed:
-    """A 422 whose message a person can read in a form: every problem, by field."""
+    """A 422 whose message a person can read in a form: every problem, by field, in their language."""
     if single:
-        message = "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
+        message = "; ".join(f"{p.field}: {translated(p)}" for p in exc.problems)
     else:
-        message = "; ".join(str(p) for p in exc.problems[:5]) + (" ..." if len(exc.problems) > 5 else "")
-    return ValidationFailed(message, details=[p.to_dict() for p in exc.problems])
+        message = "; ".join(str(replace(p, message=translated(p))) for p in exc.problems[:5])
+        message += " ..." if len(exc.problems) > 5 else ""
+    details = [{**p.to_dict(), "message": translated(p)} for p in exc.problems]
+    # The message is already in the reader's language: pass it through the catalogue unchanged.
+    return ValidationFailed("%(problems)s", problems=message, details=details)

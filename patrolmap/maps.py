@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import folium
 from branca.element import MacroElement
@@ -18,27 +19,75 @@ from folium.plugins import LocateControl
 from folium.template import Template
 from markupsafe import escape
 
-from patrolmap.assets import offline_map
+from patrolmap.assets import DEFAULT_MAX_ZOOM, offline_map
 from patrolmap.layers import Layer
 
 BBox = tuple[float, float, float, float]
 
 
+CRS_NAMES = ("wgs84", "gcj02")
+
+
 @dataclass(frozen=True)
 class Basemap:
-    """A tile source the user may pick; `crs` says which coordinates its tiles use."""
+    """A tile source the user may pick; `crs` says which coordinates its tiles are drawn in.
+
+    "wgs84" tiles (OpenStreetMap, Tianditu's CGCS2000, an MBTiles file cut from them) take
+    features as stored; "gcj02" tiles (AMap/Gaode) make the browser draw every feature
+    shifted into GCJ-02 and convert clicks and the view's bbox back (static/js/chinacoords.js).
+    `url` is an XYZ template; `overlays` are templates drawn on top of it as part of the same
+    choice (Tianditu's labels). `max_zoom` is the deepest zoom the source has tiles for (the
+    map zooms further by enlarging them), `min_zoom` the shallowest it shows at.
+    """
 
     name: str
     url: str
     attribution: str
     max_zoom: int = 19
     crs: str = "wgs84"
+    subdomains: str = "abc"
+    overlays: tuple[str, ...] = ()
+    min_zoom: int = 0
+
+    def __post_init__(self) -> None:
+        if self.crs not in CRS_NAMES:
+            msg = f"basemap {self.name!r}: crs must be one of {', '.join(CRS_NAMES)}, not {self.crs!r}"
+            raise ValueError(msg)
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every tile template of this basemap, bottom first."""
+        return (self.url, *self.overlays)
 
 
 OSM_BASEMAP = Basemap(
     "OpenStreetMap", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
 )
+AMAP_ATTRIBUTION = '&copy; <a href="https://www.amap.com/">AutoNavi 高德地图</a>'
+TIANDITU_ATTRIBUTION = '&copy; <a href="https://www.tianditu.gov.cn/">Tianditu 天地图</a>'
+
+
+def amap_basemap(name: str) -> Basemap:
+    """AMap/Gaode's street map (labels included), drawn in GCJ-02; needs internet, no key."""
+    return Basemap(name, "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+                   "&x={x}&y={y}&z={z}", AMAP_ATTRIBUTION, max_zoom=18, crs="gcj02", subdomains="1234")
+
+
+def tianditu_basemap(name: str, key: str, layer: str, labels: str) -> Basemap:
+    """A Tianditu web-mercator layer (vec, img, ter) with its label layer (cva, cia, cta) on top.
+
+    Tianditu is CGCS2000, which agrees with WGS84 to well under a metre: drawn without offset.
+    The key (tk) is a browser key of the deployment's own, so it is necessarily on the page.
+    """
+
+    def url(kind: str) -> str:
+        return (f"https://t{{s}}.tianditu.gov.cn/{kind}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                f"&LAYER={kind}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}"
+                f"&TILECOL={{x}}&tk={quote(key, safe='')}")
+
+    return Basemap(name, url(layer), TIANDITU_ATTRIBUTION, max_zoom=18, crs="wgs84", subdomains="01234567",
+                   overlays=(url(labels),))
 
 
 @dataclass(frozen=True)
@@ -59,7 +108,12 @@ class MapOptions:
     limit: int = 2000
     basemaps: Sequence[Basemap] = ()
     record_url: str | None = None
+    # Field names, layer titles (by layer id) and coded values as people read them, already
+    # translated; texts are the interface's own words, keyed by their English.
     labels: dict[str, str] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
 
 
 class ApiLayer(FoliumLayer):
@@ -73,13 +127,15 @@ class ApiLayer(FoliumLayer):
         """
     )
 
-    def __init__(self, view: LayerView, *, campus: str | None, limit: int, labels: dict[str, str]) -> None:
-        super().__init__(name=view.layer.title, overlay=True, control=True, show=view.show)
+    def __init__(self, view: LayerView, *, campus: str | None, limit: int, labels: dict[str, str],
+                 title: str | None = None) -> None:
+        title = title or view.layer.title
+        super().__init__(name=title, overlay=True, control=True, show=view.show)
         self._name = "ApiLayer"
         style = view.layer.style
         self.config = {
             "id": view.layer.id,
-            "title": view.layer.title,
+            "title": title,
             "url": view.data_url,
             "cellsUrl": view.cells_url,
             "campus": campus,
@@ -99,7 +155,7 @@ class BlankBasemap(FoliumLayer):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = L.layerGroup();
+            var {{ this.get_name() }} = L.layerGroup([], {pmCrs: "wgs84"});
         {% endmacro %}
         """
     )
@@ -107,6 +163,31 @@ class BlankBasemap(FoliumLayer):
     def __init__(self, name: str) -> None:
         super().__init__(name=name, overlay=False, control=True, show=True)
         self._name = "BlankBasemap"
+
+
+class BasemapLayer(FoliumLayer):
+    """A basemap choice in the layer control: one tile layer, or a base and its labels as one.
+
+    Built in the browser by ``patrolmap.basemap`` (static/js/chinacoords.js), which carries
+    the basemap's CRS (`pmCrs`) and puts the map in it when the basemap is picked.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = patrolmap.basemap({{ this.config|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, basemap: Basemap, *, max_zoom: int = DEFAULT_MAX_ZOOM) -> None:
+        super().__init__(name=basemap.name, overlay=False, control=True, show=False)
+        self._name = "Basemap"
+        options: dict[str, Any] = {"subdomains": basemap.subdomains, "minZoom": basemap.min_zoom,
+                                   "maxZoom": max(max_zoom, basemap.max_zoom), "maxNativeZoom": basemap.max_zoom}
+        layers = [{"url": url, "options": {**options, "attribution": basemap.attribution if i == 0 else ""}}
+                  for i, url in enumerate(basemap.urls)]
+        self.config = {"crs": basemap.crs, "layers": layers}
 
 
 class ScriptCall(MacroElement):
@@ -127,17 +208,19 @@ class ScriptCall(MacroElement):
         self.config = config
 
 
-def legend_html(layers: Sequence[Layer], title: str) -> str:
+def legend_html(layers: Sequence[Layer], title: str, *, titles: dict[str, str] | None = None,
+                values: dict[str, str] | None = None) -> str:
     """A legend of every colour-coded layer; every text is escaped."""
+    titles, values = titles or {}, values or {}
     parts = [f'<div class="pm-legend-title">{escape(title)}</div>']
     for layer in layers:
         if not layer.style.colors:
             continue
-        parts.append(f'<div class="pm-legend-layer">{escape(layer.title)}</div>')
+        parts.append(f'<div class="pm-legend-layer">{escape(titles.get(layer.id, layer.title))}</div>')
         for value, color in layer.style.colors:
             parts.append(
                 f'<div class="pm-legend-row"><span class="pm-swatch" style="background:{escape(color)}"></span>'
-                f"{escape(value.replace('_', ' '))}</div>"
+                f"{escape(values.get(value, value.replace('_', ' ')))}</div>"
             )
     return "".join(parts)
 
@@ -146,16 +229,21 @@ def build_map(views: Sequence[LayerView], options: MapOptions) -> folium.Map:
     """A tile-less map with every layer toggleable, a legend, locate-me and (optionally) recording."""
     m = offline_map(static_url=options.static_url, zoom_start=16, location=_centre(options.bounds),
                     width="100%", height="100%", control_scale=True, prefer_canvas=False)
+    if options.texts or options.values:
+        ScriptCall("texts", {"texts": options.texts, "values": options.values}).add_to(m)
     BlankBasemap(options.labels.get("no_basemap", "No basemap")).add_to(m)
     for basemap in options.basemaps:
-        folium.TileLayer(basemap.url, name=basemap.name, attr=basemap.attribution, max_zoom=basemap.max_zoom,
-                         max_native_zoom=basemap.max_zoom, overlay=False, show=False).add_to(m)
+        BasemapLayer(basemap).add_to(m)
     for view in views:
-        ApiLayer(view, campus=options.campus, limit=options.limit, labels=options.labels).add_to(m)
+        ApiLayer(view, campus=options.campus, limit=options.limit, labels=options.labels,
+                 title=options.titles.get(view.layer.id)).add_to(m)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
+    # A GCJ-02 basemap switches the map to a GCJ-02 CRS; the others switch it back.
+    ScriptCall("basemapCrs", {}).add_to(m)
     LocateControl(strings={"title": options.labels.get("locate", "Show me where I am")},
                   locateOptions={"enableHighAccuracy": True}).add_to(m)
-    legend = legend_html([v.layer for v in views], options.labels.get("legend", "Legend"))
+    legend = legend_html([v.layer for v in views], options.labels.get("legend", "Legend"), titles=options.titles,
+                         values=options.values)
     ScriptCall("legend", {"html": legend}).add_to(m)
     ScriptCall("status", {}).add_to(m)
     if options.record_url:

@@ -230,6 +230,8 @@ class User(Base):
     university: Mapped[str | None] = mapped_column(String(200))
     # Campus slugs the user is limited to; empty means every campus of the university.
     campuses: Mapped[str] = mapped_column(String(1000), default="")
+    # The person's interface language (zh_CN or en); None follows the browser.
+    language: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

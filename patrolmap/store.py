@@ -106,8 +106,7 @@ def get_campus(session: Session, key: str | int) -> Campus:
     """The campus with this slug or id; NotFound otherwise."""
     campus = find_campus(session, key)
     if campus is None:
-        msg = f"unknown campus {key!r}"
-        raise NotFound(msg)
+        raise NotFound("unknown campus %(campus)s", campus=repr(key))
     return campus
 
 

@@ -144,6 +144,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         "AUTO_INIT_DB": False,
         "TESTING": True,
         "SECRET_KEY": "test-secret",
+        "DEFAULT_LANGUAGE": "en",  # tests that want Chinese ask for it
     })
     with app.app_context():
         yield app

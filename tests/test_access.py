@@ -12,9 +12,11 @@ from patrolmap.models import ROLES
 
 from .conftest import DATA, signed_in_client
 
-URL_ARGS = {"filename": "css/patrolmap.css", "layer_id": "buildings"}  # a layer the public view shows
+URL_ARGS = {"filename": "css/patrolmap.css", "layer_id": "buildings",  # a layer the public view shows
+            "name": "campus", "z": 16, "x": 53945, "y": 24802}  # a basemap tile (none configured: 404)
 QUERY = {"api.layer_cells": "?bbox=116.349,39.999,116.355,40.002"}
 BODIES = {("api.record_violation", "POST"): {"campus": "mini", "lon": 116.3512, "lat": 40.0007, "kind": "other"},
+          ("auth.set_language", "POST"): {"language": "en"},
           ("auth.login", "POST"): {"username": "login-check", "password": "correct horse battery staple"}}
 
 

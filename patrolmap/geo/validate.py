@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from patrolmap.geo.plates import is_standard_plate
 from patrolmap.geo.schema import SCHEMAS, FieldSpec, LayerSchema
 
 MAX_PROBLEMS = 50
@@ -26,6 +27,15 @@ TRUE_WORDS = {"true", "yes", "1", "y", "t", "是", "有"}
 FALSE_WORDS = {"false", "no", "0", "n", "f", "否", "无", ""}
 # Farther than this from the campus it is imported into, data is refused as misplaced.
 MAX_DISTANCE_FROM_CAMPUS_KM = 50.0
+
+
+class FieldError(ValueError):
+    """A value's problem as a message template and its parameters, so the web layer can translate it."""
+
+    def __init__(self, template: str, **params: Any) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(template % params if params else template)
 
 
 @dataclass
@@ -37,6 +47,16 @@ class Problem:
     feature_id: str | None
     field: str
     message: str
+    template: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, layer: str, index: int | None, feature_id: str | None, field_name: str,
+           error: ValueError | str) -> Problem:
+        """A problem from an error: a FieldError keeps its template for translation."""
+        if isinstance(error, FieldError):
+            return cls(layer, index, feature_id, field_name, str(error), error.template, error.params)
+        return cls(layer, index, feature_id, field_name, str(error))
 
     def __str__(self) -> str:
         where = "file" if self.index is None else f"feature {self.index}"
@@ -78,6 +98,8 @@ class CheckedLayer:
     layer: str
     frame: gpd.GeoDataFrame
     warnings: list[str] = field(default_factory=list)
+    # Field-level warnings (e.g. a non-standard plate) with templates, for forms to show translated.
+    notices: list[Problem] = field(default_factory=list)
 
 
 def parse_bool(value: Any) -> bool:
@@ -90,21 +112,18 @@ def parse_bool(value: Any) -> bool:
         return True
     if text in FALSE_WORDS:
         return False
-    msg = f"expected true/false, got {value!r}"
-    raise ValueError(msg)
+    raise FieldError("expected true/false, got %(value)s", value=repr(value))
 
 
 def parse_int(value: Any) -> int:
     if isinstance(value, bool):
-        msg = f"expected a whole number, got {value!r}"
-        raise ValueError(msg)
+        raise FieldError("expected a whole number, got %(value)s", value=repr(value))
     if isinstance(value, int):
         return value
     if isinstance(value, float):
         if value.is_integer():
             return int(value)
-        msg = f"expected a whole number, got {value!r}"
-        raise ValueError(msg)
+        raise FieldError("expected a whole number, got %(value)s", value=repr(value))
     text = str(value).strip()
     try:
         return int(text)
@@ -115,22 +134,18 @@ def parse_int(value: Any) -> int:
             number = math.nan
         if number.is_integer():
             return int(number)
-        msg = f"expected a whole number, got {value!r}"
-        raise ValueError(msg) from None
+        raise FieldError("expected a whole number, got %(value)s", value=repr(value)) from None
 
 
 def parse_float(value: Any) -> float:
     if isinstance(value, bool):
-        msg = f"expected a number, got {value!r}"
-        raise ValueError(msg)
+        raise FieldError("expected a number, got %(value)s", value=repr(value))
     try:
         number = float(value)
     except (TypeError, ValueError):
-        msg = f"expected a number, got {value!r}"
-        raise ValueError(msg) from None
+        raise FieldError("expected a number, got %(value)s", value=repr(value)) from None
     if not math.isfinite(number):
-        msg = f"expected a finite number, got {value!r}"
-        raise ValueError(msg)
+        raise FieldError("expected a finite number, got %(value)s", value=repr(value))
     return number
 
 
@@ -145,11 +160,10 @@ def parse_datetime(value: Any, tz: dt.tzinfo) -> dt.datetime:
         try:
             parsed = dt.datetime.fromisoformat(text)
         except ValueError:
-            msg = f"expected an ISO 8601 time such as 2026-03-02T07:45:00+08:00, got {value!r}"
-            raise ValueError(msg) from None
+            raise FieldError("expected an ISO 8601 time such as 2026-03-02T07:45:00+08:00, got %(value)s",
+                             value=repr(value)) from None
         if len(text) <= 10:
-            msg = f"expected a date and a time, got only a date {value!r}"
-            raise ValueError(msg)
+            raise FieldError("expected a date and a time, got only a date %(value)s", value=repr(value))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(dt.UTC)
@@ -167,17 +181,15 @@ def check_value(spec: FieldSpec, value: Any, tz: dt.tzinfo) -> Any:
     """Return the value converted to the field's type, or raise ValueError saying why."""
     if _is_blank(value):
         if spec.required:
-            msg = "is required"
-            raise ValueError(msg)
+            raise FieldError("is required")
         return spec.default
     if spec.type == "str":
         result: Any = str(value).strip()
         if len(result) > spec.max_length:
-            msg = f"longer than {spec.max_length} characters"
-            raise ValueError(msg)
+            raise FieldError("longer than %(max)s characters", max=spec.max_length)
         if spec.choices is not None and result not in spec.choices:
-            msg = f"unknown value {result!r}; expected one of {', '.join(spec.choices)}"
-            raise ValueError(msg)
+            raise FieldError("unknown value %(value)s; expected one of %(choices)s", value=repr(result),
+                             choices=", ".join(spec.choices))
         return result
     if spec.type == "int":
         result = parse_int(value)
@@ -191,11 +203,9 @@ def check_value(spec: FieldSpec, value: Any, tz: dt.tzinfo) -> Any:
         msg = f"unknown field type {spec.type}"
         raise TypeError(msg)
     if spec.min is not None and result < spec.min:
-        msg = f"{result} is below the minimum {spec.min:g}"
-        raise ValueError(msg)
+        raise FieldError("%(value)s is below the minimum %(min)s", value=result, min=f"{spec.min:g}")
     if spec.max is not None and result > spec.max:
-        msg = f"{result} is above the maximum {spec.max:g}"
-        raise ValueError(msg)
+        raise FieldError("%(value)s is above the maximum %(max)s", value=result, max=f"{spec.max:g}")
     return result
 
 
@@ -236,11 +246,12 @@ def check_placement(layer: str, frame: gpd.GeoDataFrame, reference: BaseGeometry
     x0, y0, x1, y1 = frame.total_bounds
     swapped = shapely.box(y0, x0, y1, x1)
     if _distance_km(swapped, reference) <= MAX_DISTANCE_FROM_CAMPUS_KM:
-        message = (f"the layer lies {distance:.0f} km from the campus, but with x and y swapped it "
-                   "would fit: the axes look swapped (GeoJSON wants lon, lat)")
+        error = FieldError("the layer lies %(km)s km from the campus, but with x and y swapped it would fit: "
+                           "the axes look swapped (GeoJSON wants lon, lat)", km=f"{distance:.0f}")
     else:
-        message = f"the layer lies {distance:.0f} km from the campus; check its CRS or the campus chosen"
-    return Problem(layer, None, None, "geometry", message)
+        error = FieldError("the layer lies %(km)s km from the campus; check its CRS or the campus chosen",
+                           km=f"{distance:.0f}")
+    return Problem.of(layer, None, None, "geometry", error)
 
 
 def repair_geometry(geom: BaseGeometry, allowed: tuple[str, ...]) -> tuple[BaseGeometry | None, str | None]:
@@ -268,13 +279,15 @@ def content_id(layer: str, geom: BaseGeometry, values: dict[str, Any]) -> str:
     return "sha1:" + digest.hexdigest()[:24]
 
 
-def _check_geometry(schema: LayerSchema, raw: RawFeature) -> tuple[BaseGeometry | None, str | None, str | None]:
+def _check_geometry(
+    schema: LayerSchema, raw: RawFeature,
+) -> tuple[BaseGeometry | None, str | FieldError | None, str | None]:
     """Return (geometry, error, warning) for one feature."""
     if raw.geometry_error:
         return None, raw.geometry_error, None
     geom = raw.geometry
     if geom is None or geom.is_empty:
-        return None, "empty or missing geometry", None
+        return None, FieldError("empty or missing geometry"), None
     if geom.has_z:
         geom = shapely.force_2d(geom)
     if geom.geom_type == "MultiPoint" and len(geom.geoms) == 1 and "Point" in schema.geometry_types:
@@ -284,7 +297,8 @@ def _check_geometry(schema: LayerSchema, raw: RawFeature) -> tuple[BaseGeometry 
         if merged.geom_type == "LineString":
             geom = merged
     if geom.geom_type not in schema.geometry_types:
-        return None, f"{geom.geom_type} is not allowed here; expected {' or '.join(schema.geometry_types)}", None
+        return None, FieldError("%(type)s is not allowed here; expected %(allowed)s", type=geom.geom_type,
+                                allowed=" or ".join(schema.geometry_types)), None
     diagnosis = diagnose_coordinates(geom)
     if diagnosis:
         return None, diagnosis, None
@@ -313,6 +327,7 @@ def validate_layer(
     problems: list[Problem] = []
     warnings: list[str] = []
     rows: list[dict[str, Any]] = []
+    notices: list[Problem] = []
     seen_ids: dict[str, int] = {}
     content_ids: dict[str, int] = {}
     unknown: set[str] = set()
@@ -320,7 +335,7 @@ def validate_layer(
         fid = None if raw.id is None else str(raw.id)
         geom, error, note = _check_geometry(schema, raw)
         if error:
-            problems.append(Problem(layer, raw.index, fid, "geometry", error))
+            problems.append(Problem.of(layer, raw.index, fid, "geometry", error))
         elif note:
             warnings.append(f"{layer}: feature {raw.index}: {note}")
         row: dict[str, Any] = {}
@@ -330,13 +345,20 @@ def validate_layer(
                 row[spec.name] = check_value(spec, raw.properties.get(spec.name), tz)
             except ValueError as exc:
                 ok = False
-                problems.append(Problem(layer, raw.index, fid, spec.name, str(exc)))
+                problems.append(Problem.of(layer, raw.index, fid, spec.name, exc))
         unknown.update(k for k in raw.properties if k not in schema.field_names and k not in ("id", "source_id"))
         if fid is not None:
             if fid in seen_ids:
-                problems.append(Problem(layer, raw.index, fid, "id",
-                                        f"duplicate id, also used by feature {seen_ids[fid]}"))
+                problems.append(Problem.of(layer, raw.index, fid, "id", FieldError(
+                    "duplicate id, also used by feature %(other)s", other=seen_ids[fid])))
             seen_ids[fid] = raw.index
+        plate = row.get("plate") if layer == "violations" else None
+        if ok and plate and not plate.startswith("anon:") and not is_standard_plate(plate):
+            notice = Problem.of(layer, raw.index, fid, "plate", FieldError(
+                "%(plate)s is not a standard Chinese plate (province, letter, 5 or 6 characters; 无牌 if none); "
+                "recorded as given", plate=plate))
+            notices.append(notice)
+            warnings.append(str(notice))
         if ok:
             if fid is None:
                 # Identical id-less rows are kept apart by their order, so none is dropped.
@@ -357,4 +379,4 @@ def validate_layer(
         raise ValidationError(problems)
     if unknown:
         warnings.append(f"{layer}: ignored unknown properties: {', '.join(sorted(unknown))}")
-    return CheckedLayer(layer, frame, warnings)
+    return CheckedLayer(layer, frame, warnings, notices)

@@ -43,7 +43,8 @@ def audit_entries() -> Response:
     if request.args.get("format", "json") == "csv":
         total = count_audit(db.session, f)
         if total > EXPORT_MAX:
-            raise BadRequest(f"{total} entries match; narrow the export (since/until) to {EXPORT_MAX} or fewer")
+            raise BadRequest("%(total)s entries match; narrow the export (since/until) to %(max)s or fewer",
+                             total=total, max=EXPORT_MAX)
         rows = [entry_dict(e, slugs) for e in query_audit(db.session, f, limit=None)]
         return Response(audit_csv(rows), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=patrolmap-audit.csv"})

@@ -17,7 +17,7 @@ from patrolmap.errors import BadRequest, NotFound, Unauthorized
 from patrolmap.extensions import db
 from patrolmap.geo.validate import RawFeature, ValidationError, validate_layer
 from patrolmap.geojson import feature_collection, feature_json
-from patrolmap.importing import as_http_error
+from patrolmap.importing import as_http_error, translated
 from patrolmap.layers import LAYERS, UnknownLayer, get_layer
 from patrolmap.models import Campus
 from patrolmap.store import (
@@ -51,19 +51,21 @@ HIDDEN = ("geom", "id", "campus_id", "lon", "lat")
 def _known_layer(layer_id: str) -> None:
     try:
         get_layer(layer_id)
-    except UnknownLayer as exc:
-        raise NotFound(exc.args[0]) from None
+    except UnknownLayer:
+        raise NotFound("unknown layer %(layer)s; layers are %(layers)s",
+                       layer=repr(layer_id), layers=", ".join(LAYERS)) from None
     if not g.scope.sees_layer(layer_id):
         if g.get("user") is None:
             raise Unauthorized("sign in to see this layer")
-        raise NotFound(f"unknown layer {layer_id!r}")
+        raise NotFound("unknown layer %(layer)s; layers are %(layers)s",
+                       layer=repr(layer_id), layers=", ".join(lid for lid in LAYERS if g.scope.sees_layer(lid)))
 
 
 def scoped_campus(key: str | int) -> Campus:
     """A campus the caller may see; others answer as unknown, so their existence does not leak."""
     campus = find_campus(db.session, key)
     if campus is None or not g.scope.sees_campus(campus.id):
-        raise NotFound(f"unknown campus {key!r}")
+        raise NotFound("unknown campus %(campus)s", campus=repr(key))
     return campus
 
 
@@ -80,7 +82,7 @@ def _ids_param() -> list[int] | None:
     try:
         ids = [int(part) for part in text.split(",")]
     except ValueError:
-        raise BadRequest(f"ids must be whole numbers separated by commas, got {text!r}") from None
+        raise BadRequest("ids must be whole numbers separated by commas, got %(text)s", text=repr(text)) from None
     if len(ids) > 1000:
         raise BadRequest("at most 1000 ids at once")
     return ids
@@ -186,14 +188,15 @@ def _json_body(allowed: set[str]) -> dict[str, Any]:
         raise BadRequest("the body must be a JSON object (Content-Type: application/json)")
     unknown = sorted(set(body) - allowed)
     if unknown:
-        raise BadRequest(f"unknown field(s): {', '.join(unknown)}; accepted: {', '.join(sorted(allowed))}")
+        raise BadRequest("unknown field(s): %(unknown)s; accepted: %(accepted)s",
+                         unknown=", ".join(unknown), accepted=", ".join(sorted(allowed)))
     return body
 
 
 def _coordinate(body: dict[str, Any], name: str) -> float:
     value = body.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise BadRequest(f"{name} must be a number")
+        raise BadRequest("%(name)s must be a number", name=name)
     return float(value)
 
 
@@ -222,7 +225,7 @@ def record_violation() -> tuple[Response, int, dict[str, str]]:
     props.setdefault("observed_at", dt.datetime.now(dt.UTC).isoformat())
     for key, value in props.items():
         if value is not None and not isinstance(value, str):
-            raise BadRequest(f"{key} must be a string")
+            raise BadRequest("%(name)s must be a string", name=key)
     raw = RawFeature(0, f"api:{uuid.uuid4().hex}", shapely.Point(lon, lat), props)
     try:
         checked = validate_layer("violations", [raw], timezone=campus.timezone,
@@ -234,6 +237,8 @@ def record_violation() -> tuple[Response, int, dict[str, str]]:
         violation = create_violation(db.session, get_campus(db.session, campus_id), checked, actor=actor())
         new_id = violation.id
     row = query_features(db.session, "violations", ids=[new_id])[0]
-    body_out = feature_json(new_id, row["geom"], _properties(row, _LocalTimes()))
+    warnings = [translated(n) for n in checked.notices]
+    body_out = feature_json(new_id, row["geom"], _properties(row, _LocalTimes()),
+                            **({"warnings": warnings} if warnings else {}))
     location = url_for("api.layer_features", layer_id="violations", ids=new_id)
     return Response(body_out, mimetype="application/geo+json"), 201, {"Location": location}

@@ -16,8 +16,10 @@ from patrolmap.auth.sessions import (
     sign_in,
     user_for_token,
 )
-from patrolmap.errors import Forbidden, RateLimited, Unauthorized
+from patrolmap.database import write_transaction
+from patrolmap.errors import BadRequest, Forbidden, RateLimited, Unauthorized
 from patrolmap.extensions import db
+from patrolmap.i18n import LANG_COOKIE, LANGUAGES, normalise_language
 from patrolmap.models import User
 
 bp = Blueprint("auth", __name__)
@@ -76,15 +78,15 @@ def login() -> Response | tuple[Response, int] | tuple[str, int]:
     try:
         token, row = sign_in(db.session, username, password, request.remote_addr or "-", policy())
     except TooManyAttempts:
-        message = "too many failed sign-ins; wait a few minutes and try again"
+        error = RateLimited("too many failed sign-ins; wait a few minutes and try again")
         if _wants_json():
-            raise RateLimited(message) from None
-        return render_template("login.html", error=message), 429
+            raise error from None
+        return render_template("login.html", error=error.translated()), 429
     except LoginRefused:
-        message = "wrong user name or password"
+        error = Unauthorized("wrong user name or password")
         if _wants_json():
-            raise Unauthorized(message) from None
-        return render_template("login.html", error=message), 401
+            raise error from None
+        return render_template("login.html", error=error.translated()), 401
     target = request.args.get("next", "")
     if not target.startswith("/") or target.startswith("//"):
         target = url_for("pages.page_overview")  # only ever back into patrolmap
@@ -101,6 +103,25 @@ def logout() -> Response:
     end_session(db.session, g.login_session.id)
     response = jsonify({"signed_out": True}) if _wants_json() else redirect(url_for("auth.login_form"))
     response.delete_cookie(COOKIE)
+    return response
+
+
+@bp.post("/language")
+def set_language() -> Response:
+    """Switch the interface language: kept on the person's account, and in a cookie for visitors."""
+    choice = normalise_language(request.form.get("language") or (request.get_json(silent=True) or {}).get("language"))
+    if choice is None:
+        raise BadRequest("choose one of: %(choices)s", choices=", ".join(LANGUAGES))
+    if g.get("user") is not None:
+        require_csrf()
+        with write_transaction(db.session):
+            db.session.get(User, g.user.id).language = choice
+    target = request.form.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("pages.page_overview")
+    response = jsonify({"language": choice}) if _wants_json() else redirect(target)
+    response.set_cookie(LANG_COOKIE, choice, httponly=True, samesite="Lax",
+                        secure=current_app.config["SESSION_COOKIE_SECURE"], max_age=365 * 86400)
     return response
 
 
@@ -122,7 +143,7 @@ def enforce_access() -> Response | None:
         return None  # Flask answers 404/405 itself
     rule = rule_for(request.endpoint, request.method)
     if rule is None:
-        raise Forbidden(f"{request.method} {request.path} is not open to anyone")
+        raise Forbidden("%(method)s %(path)s is not open to anyone", method=request.method, path=request.path)
     user = g.get("user")
     public_view = bool(current_app.config["PUBLIC_VIEW"])
     if not allowed(rule, user.role_set if user else None, public_view=public_view):

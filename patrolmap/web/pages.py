@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, current_app, g, render_template, request, url_for
+from flask_babel import gettext
 
 from patrolmap.access import allowed, rule_for
 from patrolmap.errors import NotFound
@@ -24,6 +25,7 @@ from patrolmap.models import Campus
 from patrolmap.store import campus_extent, list_campuses
 from patrolmap.web.api import scoped_campus
 from patrolmap.web.security import csp_nonce
+from patrolmap.wording import FIELD_LABELS, LAYER_TITLES, N_, PAGE_TITLES, VALUE_LABELS
 
 bp = Blueprint("pages", __name__)
 
@@ -38,32 +40,63 @@ class Page:
 
 
 PAGES: dict[str, Page] = {
-    "overview": Page("Overview", tuple(LAYERS), record_violations=True),
-    "patrol": Page("Patrol", ("buildings", "paths", "checkpoints", "grid-zones", "duty-posts")),
-    "violations": Page("Violations", ("buildings", "paths", "parking-lots", "violations", "duty-posts"),
+    "overview": Page(PAGE_TITLES["overview"], tuple(LAYERS), record_violations=True),
+    "patrol": Page(PAGE_TITLES["patrol"], ("buildings", "paths", "checkpoints", "grid-zones", "duty-posts")),
+    "violations": Page(PAGE_TITLES["violations"], ("buildings", "paths", "parking-lots", "violations", "duty-posts"),
                        record_violations=True),
-    "chargers": Page("Chargers", ("buildings", "paths", "parking-lots", "chargers")),
-    "grid": Page("Grid", ("buildings", "grid-zones", "checkpoints")),
+    "chargers": Page(PAGE_TITLES["chargers"], ("buildings", "paths", "parking-lots", "chargers")),
+    "grid": Page(PAGE_TITLES["grid"], ("buildings", "grid-zones", "checkpoints")),
 }
 PAGE_URLS = {"overview": "/", "patrol": "/patrol", "violations": "/violations", "chargers": "/chargers",
              "grid": "/grid"}
 
-LABELS = {
-    "no_basemap": "No basemap", "legend": "Legend", "locate": "Show me where I am",
-    "observed_at": "time", "power_kw": "power (kW)", "speed_limit_kmh": "speed limit (km/h)",
-    "officer_phone": "phone", "near_fire_lane": "near a fire lane",
-}
+# The map's own words (controls, forms, status), keyed by their English; patrolmap.js asks for them by key.
+MAP_TEXTS = (
+    N_("Legend"), N_("No basemap"), N_("Show me where I am"), N_("yes"), N_("no"),
+    N_("Record a parking violation"), N_("Kind"), N_("Time"), N_("Plate"), N_("Note"), N_("Save"),
+    N_("✚ Record"), N_("◎ Here"), N_("Click the map where the violation is"),
+    N_("Record a violation at my current position"), N_("Recorded."),
+    N_("%(count)s in view, grouped (zoom in for details)"), N_("%(shown)s of %(count)s shown"),
+    N_("could not load: %(reason)s"), N_("Your position could not be found: %(reason)s"),
+    N_("e.g. 京A12345, or 无牌 if there is none"),
+)
+
+
+def map_words() -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, str]]:
+    """Labels, layer titles, coded values and interface texts in the language of this request."""
+    labels = {name: gettext(text) for name, text in FIELD_LABELS.items()}
+    labels.update(no_basemap=gettext("No basemap"), legend=gettext("Legend"), locate=gettext("Show me where I am"))
+    titles = {layer_id: gettext(text) for layer_id, text in LAYER_TITLES.items()}
+    values = {value: gettext(text) for value, text in VALUE_LABELS.items()}
+    texts = {text: gettext(text) for text in MAP_TEXTS}
+    return labels, titles, values, texts
 
 
 def configured_basemaps() -> list[Basemap]:
-    """OpenStreetMap (needs internet) plus a tile source from configuration, if any."""
-    basemaps = [OSM_BASEMAP]
-    url = current_app.config.get("TILE_URL")
+    """The basemaps offered after "No basemap" (the default, which needs no network), in order.
+
+    OpenStreetMap and AMap/Gaode (GCJ-02) need internet; Tianditu's street map and imagery
+    need internet and a key (PATROLMAP_TIANDITU_KEY); then the configured tile source
+    (PATROLMAP_TILE_URL, drawn in PATROLMAP_TILE_CRS) and every configured MBTiles file,
+    which patrolmap serves itself.
+    """
+    from patrolmap.maps import amap_basemap, tianditu_basemap
+    from patrolmap.web.tiles import configured_tilesets, tile_url_template
+
+    config = current_app.config
+    basemaps = [OSM_BASEMAP, amap_basemap("AMap / Gaode")]
+    key = config.get("TIANDITU_KEY")
+    if key:
+        basemaps += [tianditu_basemap("Tianditu", key, "vec", "cva"),
+                     tianditu_basemap("Tianditu imagery", key, "img", "cia")]
+    url = config.get("TILE_URL")
     if url:
-        basemaps.append(Basemap(current_app.config.get("TILE_NAME", "Local tiles"), url,
-                                current_app.config.get("TILE_ATTRIBUTION", ""),
-                                int(current_app.config.get("TILE_MAX_ZOOM", 19)),
-                                current_app.config.get("TILE_CRS", "wgs84")))
+        basemaps.append(Basemap(config.get("TILE_NAME") or "Local tiles", url, config.get("TILE_ATTRIBUTION", ""),
+                                int(config.get("TILE_MAX_ZOOM", 19)), config.get("TILE_CRS", "wgs84"),
+                                subdomains=config.get("TILE_SUBDOMAINS") or "abc"))
+    for tileset in configured_tilesets().values():
+        basemaps.append(Basemap(tileset.title, tile_url_template(tileset.name), tileset.attribution,
+                                tileset.max_zoom, tileset.crs, min_zoom=tileset.min_zoom))
     return basemaps
 
 
@@ -92,7 +125,7 @@ def can_record() -> bool:
 def page(page_id: str) -> str:
     spec = PAGES.get(page_id)
     if spec is None:
-        raise NotFound(f"unknown page {page_id!r}")
+        raise NotFound("unknown page %(page)s", page=repr(page_id))
     campuses = list_campuses(db.session, g.scope.campus_ids)
     campus = _campus(campuses)
     extent = campus_extent(db.session, campus) if campus else None
@@ -101,6 +134,7 @@ def page(page_id: str) -> str:
                   url_for("api.layer_cells", layer_id=layer.id), show=layer.id in spec.layers_on)
         for layer in LAYERS.values() if g.scope.sees_layer(layer.id)
     ]
+    labels, titles, values, texts = map_words()
     options = MapOptions(
         bounds=tuple(extent.bounds) if extent is not None else None,
         static_url=url_for("static", filename="").rstrip("/"),
@@ -108,7 +142,7 @@ def page(page_id: str) -> str:
         limit=current_app.config["MAP_FEATURE_LIMIT"],
         basemaps=configured_basemaps(),
         record_url=url_for("api.record_violation") if spec.record_violations and campus and can_record() else None,
-        labels=LABELS,
+        labels=labels, titles=titles, values=values, texts=texts,
     )
     parts = render_parts(build_map(views, options))
     nonce = csp_nonce()

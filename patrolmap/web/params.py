@@ -14,22 +14,18 @@ def parse_bbox(text: str | None) -> BBox | None:
         return None
     parts = text.split(",")
     if len(parts) != 4:
-        msg = "bbox must be minlon,minlat,maxlon,maxlat"
-        raise BadRequest(msg)
+        raise BadRequest("bbox must be minlon,minlat,maxlon,maxlat")
     try:
         minx, miny, maxx, maxy = (float(p) for p in parts)
     except ValueError:
-        msg = f"bbox values must be numbers, got {text!r}"
-        raise BadRequest(msg) from None
+        raise BadRequest("bbox values must be numbers, got %(text)s", text=repr(text)) from None
     if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
-        msg = "bbox values must be finite"
-        raise BadRequest(msg)
+        raise BadRequest("bbox values must be finite")
     if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90):
-        msg = "bbox out of range: longitudes within ±180, latitudes within ±90 (order minlon,minlat,maxlon,maxlat)"
-        raise BadRequest(msg)
+        raise BadRequest(
+            "bbox out of range: longitudes within ±180, latitudes within ±90 (order minlon,minlat,maxlon,maxlat)")
     if minx > maxx or miny > maxy:
-        msg = "bbox minimum exceeds maximum (order minlon,minlat,maxlon,maxlat)"
-        raise BadRequest(msg)
+        raise BadRequest("bbox minimum exceeds maximum (order minlon,minlat,maxlon,maxlat)")
     return minx, miny, maxx, maxy
 
 
@@ -39,11 +35,10 @@ def parse_int(name: str, text: str | None, *, default: int, minimum: int, maximu
     try:
         value = int(text)
     except ValueError:
-        msg = f"{name} must be a whole number, got {text!r}"
-        raise BadRequest(msg) from None
+        raise BadRequest("%(name)s must be a whole number, got %(text)s", name=name, text=repr(text)) from None
     if not minimum <= value <= maximum:
-        msg = f"{name} must be between {minimum} and {maximum}, got {value}"
-        raise BadRequest(msg)
+        raise BadRequest("%(name)s must be between %(minimum)s and %(maximum)s, got %(value)s",
+                         name=name, minimum=minimum, maximum=maximum, value=value)
     return value
 
 
@@ -54,6 +49,6 @@ def parse_time(name: str, text: str | None) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
-        msg = f"{name} must be an ISO 8601 date or date-time such as 2026-11-23T08:00:00+08:00, got {text!r}"
-        raise BadRequest(msg) from None
+        raise BadRequest("%(name)s must be an ISO 8601 date or date-time such as 2026-11-23T08:00:00+08:00, "
+                         "got %(text)s", name=name, text=repr(text)) from None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

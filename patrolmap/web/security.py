@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 
 NONCE_BYTES = 18
 
@@ -25,15 +25,17 @@ def csp_nonce() -> str:
 
 
 def tile_origins() -> list[str]:
-    """Origins of the basemaps a page may load images from."""
-    from patrolmap.maps import OSM_BASEMAP
+    """Origins of the basemaps a page may load images from (each subdomain of a {s} template)."""
+    from patrolmap.web.pages import configured_basemaps
 
-    urls = [OSM_BASEMAP.url, current_app.config.get("TILE_URL") or ""]
-    origins = []
-    for url in urls:
-        parts = urlsplit(url.replace("{s}", "a"))
-        if parts.scheme in ("http", "https") and parts.netloc:
-            origins.append(f"{parts.scheme}://{parts.netloc}")
+    origins: list[str] = []
+    for basemap in configured_basemaps():
+        for url in basemap.urls:
+            for sub in (basemap.subdomains or "a") if "{s}" in url else "-":
+                parts = urlsplit(url.replace("{s}", sub))
+                origin = f"{parts.scheme}://{parts.netloc}"
+                if parts.scheme in ("http", "https") and parts.netloc and origin not in origins:
+                    origins.append(origin)
     return origins
 
 

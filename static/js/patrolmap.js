@@ -1,13 +1,42 @@
 /* patrolmap: data layers fetched from the GeoJSON API for the current view.
  *
  * Every string that comes from the data is put on the page with textContent, never
- * as HTML, so a name or note such as <img src=x onerror=...> shows as text.
+ * as HTML, so a name or note such as <img src=x onerror=...> shows as text. Only a
+ * test build (UNSAFE_NO_ESCAPING_FOR_TESTS, marked on <body>) puts it in as HTML, to
+ * prove that the Content-Security-Policy alone still stops what it would inject.
  */
 (function () {
   "use strict";
   var pm = (window.patrolmap = window.patrolmap || {});
   var layers = {};
   var statusBox = null;
+
+  // The interface's words in the page's language, keyed by their English (see pages.MAP_TEXTS);
+  // coded values (dorm, fire_lane, open ...) as people read them.
+  var texts = {};
+  var values = {};
+  pm.texts = function (_map, config) {
+    texts = config.texts || {};
+    values = config.values || {};
+  };
+  function t(key, params) {
+    var text = Object.prototype.hasOwnProperty.call(texts, key) ? texts[key] : key;
+    return text.replace(/%\((\w+)\)s/g, function (whole, name) {
+      return params && Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole;
+    });
+  }
+  function valueLabel(value) {
+    return Object.prototype.hasOwnProperty.call(values, value) ? values[value] : String(value).replace(/_/g, " ");
+  }
+  // Stored times come as ISO 8601 in the campus's zone: show them as 2026-03-04 08:15, 24-hour.
+  var ISO_TIME = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$/;
+  pm.formatTime = function (text) {
+    var m = ISO_TIME.exec(text);
+    return m ? m[1] + " " + m[2] : text;
+  };
+  function language() {
+    return document.documentElement.lang || "en";
+  }
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -25,9 +54,17 @@
       .map(function (v) { return v.toFixed(7); }).join(",");
   }
 
-  function formatValue(value) {
-    if (value === true) return "yes";
-    if (value === false) return "no";
+  // A test build's mark; never set in production (the app refuses the flag outside tests).
+  function unescapedForTests() {
+    return Boolean(document.body && document.body.hasAttribute("data-pm-unsafe-no-escaping"));
+  }
+
+  var CODED = { kind: true, status: true, access: true };
+  function formatValue(value, field) {
+    if (value === true) return t("yes");
+    if (value === false) return t("no");
+    if (typeof value === "string" && CODED[field]) return valueLabel(value);
+    if (typeof value === "string" && ISO_TIME.test(value)) return pm.formatTime(value);
     return String(value);
   }
 
@@ -40,7 +77,9 @@
       if (value === null || value === undefined || value === "") return;
       var row = el("tr");
       row.appendChild(el("th", null, config.labels[field] || field));
-      row.appendChild(el("td", "pm-value-" + field, formatValue(value)));
+      var cell = el("td", "pm-value-" + field, formatValue(value, field));
+      if (unescapedForTests()) cell.innerHTML = formatValue(value, field);
+      row.appendChild(cell);
       table.appendChild(row);
     });
     box.appendChild(table);
@@ -122,7 +161,8 @@
   }
 
   function fetchJson(url, signal) {
-    return fetch(url, { signal: signal, headers: { Accept: "application/json" } }).then(function (res) {
+    var headers = { Accept: "application/json", "Accept-Language": language() };
+    return fetch(url, { signal: signal, headers: headers }).then(function (res) {
       return res.json().then(function (body) {
         if (!res.ok) throw new Error(body.message || res.statusText);
         return body;
@@ -236,8 +276,11 @@
       var layer = layers[id];
       if (!layer.active) return;
       var info = layer.info;
-      var text = info.error ? layer.config.title + ": " + info.error
-        : info.cells ? layer.config.title + ": " + info.matched + " in view, grouped (zoom in for details)"
+      var text = info.error ? layer.config.title + ": " + t("could not load: %(reason)s", { reason: info.error })
+        : info.cells ? layer.config.title + ": " + t("%(count)s in view, grouped (zoom in for details)",
+                                                     { count: info.matched })
+        : info.matched > info.shown ? layer.config.title + ": " + t("%(shown)s of %(count)s shown",
+                                                                    { shown: info.shown, count: info.matched })
         : layer.config.title + ": " + info.shown;
       statusBox.appendChild(el("div", info.error ? "pm-status-error" : null, text));
     });
@@ -257,7 +300,7 @@
     var control = L.control({ position: "bottomleft" });
     control.onAdd = function () {
       var box = el("details", "pm-legend leaflet-control");
-      var summary = el("summary", null, "Legend");
+      var summary = el("summary", null, t("Legend"));
       box.appendChild(summary);
       var body = el("div");
       body.innerHTML = config.html; // built and escaped on the server from fixed labels
@@ -283,11 +326,11 @@
 
   function recordForm(map, config, latlng, done) {
     var form = el("form", "pm-record-form");
-    form.appendChild(el("div", "pm-popup-title", "Record a parking violation"));
+    form.appendChild(el("div", "pm-popup-title", t("Record a parking violation")));
     var kind = el("select");
     kind.name = "kind";
     config.kinds.forEach(function (k) {
-      var option = el("option", null, k.replace(/_/g, " "));
+      var option = el("option", null, valueLabel(k));
       option.value = k;
       kind.appendChild(option);
     });
@@ -297,13 +340,13 @@
     when.value = localDateTimeValue(new Date());
     var plate = el("input");
     plate.name = "plate";
-    plate.placeholder = "e.g. 京A12345 or 无牌";
+    plate.placeholder = t("e.g. 京A12345, or 无牌 if there is none");
     plate.maxLength = 32;
     var note = el("textarea");
     note.name = "note";
     note.rows = 2;
     note.maxLength = 2000;
-    [["Kind", kind], ["Time", when], ["Plate", plate], ["Note", note]].forEach(function (pair) {
+    [[t("Kind"), kind], [t("Time"), when], [t("Plate"), plate], [t("Note"), note]].forEach(function (pair) {
       var label = el("label", null, pair[0]);
       label.appendChild(pair[1]);
       form.appendChild(label);
@@ -311,7 +354,7 @@
     var error = el("div", "pm-form-error");
     error.setAttribute("role", "alert");
     form.appendChild(error);
-    var submit = el("button", null, "Save");
+    var submit = el("button", null, t("Save"));
     submit.type = "submit";
     form.appendChild(submit);
     form.addEventListener("submit", function (event) {
@@ -324,7 +367,7 @@
         observed_at: localDateTimeValue(observed) + ":00" + offsetString(observed),
         plate: plate.value || null, note: note.value || null,
       };
-      var headers = { "Content-Type": "application/json", Accept: "application/json" };
+      var headers = { "Content-Type": "application/json", Accept: "application/json", "Accept-Language": language() };
       var token = document.querySelector('meta[name="csrf-token"]');
       if (token) headers["X-CSRF-Token"] = token.getAttribute("content");
       fetch(config.url, { method: "POST", headers: headers, body: JSON.stringify(body) })
@@ -349,7 +392,15 @@
     function openForm(latlng) {
       var popup = L.popup({ minWidth: 240, className: "pm-record-popup" }).setLatLng(latlng);
       popup.setContent(recordForm(map, config, latlng, function (feature) {
-        map.closePopup(popup);
+        if (feature.warnings && feature.warnings.length) {
+          // Recorded, but something looks odd (a non-standard plate): say so where it was recorded.
+          var box = el("div", "pm-record-done");
+          box.appendChild(el("div", "pm-popup-title", t("Recorded.")));
+          feature.warnings.forEach(function (w) { box.appendChild(el("div", "pm-form-warning", w)); });
+          popup.setContent(box);
+        } else {
+          map.closePopup(popup);
+        }
         setActive(false);
         var layer = pm.layer(config.layer);
         if (layer) {
@@ -367,14 +418,14 @@
     }
     control.onAdd = function () {
       var box = el("div", "leaflet-bar pm-record-control");
-      button = el("a", "pm-record-toggle", "✚ Record");
+      button = el("a", "pm-record-toggle", t("✚ Record"));
       button.href = "#";
       button.setAttribute("role", "button");
-      button.title = "Click the map where the violation is";
-      var here = el("a", "pm-record-here", "◎ Here");
+      button.title = t("Click the map where the violation is");
+      var here = el("a", "pm-record-here", t("◎ Here"));
       here.href = "#";
       here.setAttribute("role", "button");
-      here.title = "Record a violation at my current position";
+      here.title = t("Record a violation at my current position");
       L.DomEvent.on(button, "click", function (e) {
         L.DomEvent.preventDefault(e);
         setActive(!active);
@@ -387,7 +438,9 @@
           lastFix = L.latLng(pos.coords.latitude, pos.coords.longitude);
           map.setView(lastFix, Math.max(map.getZoom(), 18));
           openForm(lastFix);
-        }, function (err) { window.alert(err.message); }, { enableHighAccuracy: true, timeout: 15000 });
+        }, function (err) {
+          window.alert(t("Your position could not be found: %(reason)s", { reason: err.message }));
+        }, { enableHighAccuracy: true, timeout: 15000 });
       });
       box.appendChild(button);
       box.appendChild(here);

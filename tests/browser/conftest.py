@@ -6,7 +6,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,9 +81,15 @@ def browser() -> Iterator[Any]:
 
 
 class LiveServer:
-    """The real app on a real socket, in a thread, over a store loaded with the sample campus."""
+    """The real app on a real socket, in a thread, over a store loaded with the sample campus.
 
-    def __init__(self, url: str) -> None:
+    `config` adds to or overrides the app's configuration (another SAMPLE_GEODATA, a test-only
+    flag); `user` sets more fields of the signed-in user. Several servers may share one database:
+    the first creates the user, the others find it.
+    """
+
+    def __init__(self, url: str, *, config: Mapping[str, Any] | None = None,
+                 user: Mapping[str, Any] | None = None) -> None:
         from werkzeug.serving import make_server
 
         from patrolmap import create_app
@@ -91,10 +97,10 @@ class LiveServer:
 
         self.app = create_app({
             "SQLALCHEMY_DATABASE_URI": url, "AUTO_INIT_DB": True, "SAMPLE_GEODATA": str(PROJECT_ROOT / "geodata"),
-            "SECRET_KEY": "browser-tests", "GC_FREEZE": False,
+            "SECRET_KEY": "browser-tests", "GC_FREEZE": False, **(config or {}),
         })
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._add_user()
+        self._add_user(dict(user or {}))
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -103,14 +109,18 @@ class LiveServer:
     USERNAME = "tester"
     PASSWORD = "correct horse battery staple"
 
-    def _add_user(self) -> None:
+    def _add_user(self, fields: dict[str, Any]) -> None:
+        from sqlalchemy import select
+
         from patrolmap.auth.passwords import hash_password
         from patrolmap.extensions import db
         from patrolmap.models import User
 
         with self.app.app_context():
-            db.session.add(User(username=self.USERNAME, roles="admin", password_hash=hash_password(self.PASSWORD)))
-            db.session.commit()
+            if db.session.scalars(select(User).where(User.username == self.USERNAME)).first() is None:
+                db.session.add(User(username=self.USERNAME, roles="admin", password_hash=hash_password(self.PASSWORD),
+                                    **fields))
+                db.session.commit()
             db.session.remove()
 
     def sign_in(self, context: Any) -> None:
@@ -132,15 +142,23 @@ class LiveServer:
 _servers: dict[str, LiveServer] = {}
 
 
-def _fresh_live_database(store: str, tmp: Path) -> str:
+def shared_server(key: str, make: Callable[[], LiveServer]) -> LiveServer:
+    """The live server under this key, made on first use and stopped when the run ends."""
+    if key not in _servers:
+        _servers[key] = make()
+    return _servers[key]
+
+
+def fresh_live_database(store: str, tmp: Path, name: str = "live") -> str:
+    """An empty database for a live server: a file under tmp, or `<test database>_<name>` on PostgreSQL."""
     if store == "sqlite":
-        return f"sqlite:///{tmp / 'live.sqlite3'}"
+        return f"sqlite:///{tmp / f'{name}.sqlite3'}"
     import sqlalchemy as sa
 
     from ..conftest import POSTGRES_URL
 
     url = sa.make_url(POSTGRES_URL)
-    live = url.set(database=f"{url.database}_live")
+    live = url.set(database=f"{url.database}_{name}")
     admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{live.database}" WITH (FORCE)')
@@ -152,9 +170,8 @@ def _fresh_live_database(store: str, tmp: Path) -> str:
 @pytest.fixture
 def live(store: str, tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
     """One live server per store for the whole run (the sample campus loads once)."""
-    if store not in _servers:
-        _servers[store] = LiveServer(_fresh_live_database(store, tmp_path_factory.mktemp(f"live-{store}")))
-    return _servers[store]
+    return shared_server(
+        store, lambda: LiveServer(fresh_live_database(store, tmp_path_factory.mktemp(f"live-{store}"))))
 
 
 def pytest_sessionfinish() -> None:
