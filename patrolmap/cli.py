@@ -133,14 +133,17 @@ def _only_campus() -> str:
 @click.argument("layer")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--campus", "slug", help="Export one campus only (default: all).")
+@click.option("--encoding", type=click.Choice(["utf-8-sig", "utf-8", "gbk"]), default="utf-8-sig", show_default=True,
+              help="CSV only: utf-8-sig opens in Excel; gbk for older office software.")
+@click.option("--chinese", is_flag=True, help="CSV only: Chinese headers and values (时间, 类型: 占用消防通道 ...).")
 @with_appcontext
-def export_command(layer: str, file: Path, slug: str | None) -> None:
+def export_command(layer: str, file: Path, slug: str | None, encoding: str, chinese: bool) -> None:
     """Export a layer to FILE; the format follows the extension (.geojson, .gpkg, .csv)."""
     from patrolmap.exporting import export_layer
 
     try:
         campus = get_campus(db.session, slug) if slug else None
-        count = export_layer(db.session, layer, file, campus=campus)
+        count = export_layer(db.session, layer, file, campus=campus, encoding=encoding, chinese=chinese)
     except UnknownLayer as exc:
         _fail(str(exc.args[0]))
     except (ReadError, PatrolmapError) as exc:

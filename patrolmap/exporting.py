@@ -10,7 +10,7 @@ import geopandas as gpd
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from patrolmap.geo.io import ReadError
+from patrolmap.geo.io import CHINESE_HEADERS, CHINESE_VALUES, EXPORT_ENCODINGS, ReadError
 from patrolmap.geojson import feature_collection
 from patrolmap.layers import get_layer
 from patrolmap.models import Campus
@@ -30,8 +30,14 @@ def export_frame(session: Session, layer_id: str, campus: Campus | None) -> gpd.
     return out
 
 
-def export_layer(session: Session, layer_id: str, path: Path, *, campus: Campus | None) -> int:
-    """Write one layer to a file chosen by extension; return the number of features written."""
+def export_layer(session: Session, layer_id: str, path: Path, *, campus: Campus | None,
+                 encoding: str = "utf-8-sig", chinese: bool = False) -> int:
+    """Write one layer to a file chosen by extension; return the number of features written.
+
+    CSV only: `encoding` utf-8-sig (Excel reads Chinese), utf-8 or gbk (older office software);
+    `chinese` writes Chinese headers and coded values (时间, 类型: 占用消防通道 ...), which the
+    importers read back.
+    """
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         msg = f"unsupported export format {path.suffix!r}; use {', '.join(FORMATS)}"
@@ -44,16 +50,32 @@ def export_layer(session: Session, layer_id: str, path: Path, *, campus: Campus 
     elif fmt == "gpkg":
         frame.to_file(path, layer=layer_id.replace("-", "_"), driver="GPKG", engine="pyogrio")
     else:
-        _write_csv(frame, path)
+        _write_csv(frame, path, encoding=encoding, chinese=chinese)
     return len(frame)
 
 
-def _write_csv(frame: gpd.GeoDataFrame, path: Path) -> None:
-    """CSV with a BOM so that Excel reads Chinese; points as lon/lat, other shapes as WKT."""
+def _write_csv(frame: gpd.GeoDataFrame, path: Path, *, encoding: str, chinese: bool) -> None:
+    """Points as lon/lat, other shapes as WKT; the whole file is encoded before anything is written."""
+    if encoding not in EXPORT_ENCODINGS:
+        msg = f"unsupported encoding {encoding!r}; use {', '.join(EXPORT_ENCODINGS)}"
+        raise ReadError(msg)
     table = pd.DataFrame(frame.drop(columns="geometry"))
     if len(frame) and (frame.geom_type == "Point").all():
         table.insert(1, "lon", frame.geometry.x)
         table.insert(2, "lat", frame.geometry.y)
     else:
         table["wkt"] = frame.geometry.to_wkt()
-    table.to_csv(path, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_MINIMAL)
+    if chinese:
+        for column, words in CHINESE_VALUES.items():
+            if column in table:
+                table[column] = table[column].map(lambda v, w=words: w.get(v, v))
+        table = table.rename(columns=CHINESE_HEADERS)
+    text = table.to_csv(index=False, quoting=csv.QUOTE_MINIMAL)
+    try:
+        data = text.encode(encoding)
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start:exc.end]
+        line = text.count("\n", 0, exc.start) + 1
+        msg = f"line {line} holds {bad!r}, which {encoding} cannot write; export as utf-8-sig instead"
+        raise ReadError(msg) from None
+    path.write_bytes(data)

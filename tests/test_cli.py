@@ -164,3 +164,43 @@ def test_export_round_trip(app: Flask, loaded: FlaskCliRunner, tmp_path: Path, l
     assert again.exit_code == 0, again.output
     assert f"{layer}: 0 new, 0 updated" in again.output
     assert snapshot()[layer] == before[layer]
+
+
+@pytest.mark.parametrize("chinese", [False, True])
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-8", "gbk"])
+def test_violations_csv_round_trip_in_each_encoding(loaded: FlaskCliRunner, tmp_path: Path, encoding: str,
+                                                    chinese: bool) -> None:
+    file = tmp_path / "violations.csv"
+    args = ["export", "violations", str(file), "--campus", "mini", "--encoding", encoding]
+    result = loaded.invoke(args=[*args, "--chinese"] if chinese else args)
+    assert result.exit_code == 0, result.output
+    data = file.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") == (encoding == "utf-8-sig")
+    text = data.decode({"utf-8-sig": "utf-8-sig", "utf-8": "utf-8", "gbk": "gbk"}[encoding])
+    if encoding == "gbk":
+        with pytest.raises(UnicodeDecodeError):
+            data.decode("utf-8")
+    header = text.splitlines()[0].split(",")
+    if chinese:
+        assert header[:3] == ["编号", "经度", "纬度"] and "类型" in header and "车牌" in header
+        rows = list(csv.DictReader(text.splitlines()))
+        assert {r["类型"] for r in rows} <= {"占用消防通道", "堵塞出入口", "禁停区域", "僵尸车", "其他"}
+    else:
+        assert header[:3] == ["id", "lon", "lat"]
+    assert "京A12345" in text and "王强" in text
+    # Read back into the same campus: every value survived, so nothing is new and nothing changed.
+    before = snapshot()
+    again = loaded.invoke(args=["load-geodata", str(file), "--campus", "mini"])
+    assert again.exit_code == 0, again.output
+    assert "violations: 0 new, 0 updated, 4 unchanged" in again.output
+    assert snapshot() == {**before, "audit": before["audit"] + 1}  # the import itself is logged
+
+
+def test_gbk_export_refuses_what_gbk_cannot_write(loaded: FlaskCliRunner, tmp_path: Path) -> None:
+    db.session.execute(Violation.__table__.update().where(Violation.source_id == "v1").values(note="停在消防通道 🚒"))
+    db.session.commit()
+    file = tmp_path / "violations.csv"
+    result = loaded.invoke(args=["export", "violations", str(file), "--encoding", "gbk"])
+    assert result.exit_code != 0
+    assert "gbk cannot write" in result.output and "'🚒'" in result.output
+    assert not file.exists()

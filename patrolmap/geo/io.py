@@ -48,9 +48,18 @@ VALUE_ALIASES: dict[str, dict[str, str]] = {
     },
     "status": {
         "待处理": "open", "未处理": "open", "已通知": "notified", "已拖移": "towed", "已拖车": "towed",
-        "已处理": "resolved", "已解决": "resolved", "作废": "void", "无效": "void",
+        "已处理": "resolved", "已解决": "resolved", "作废": "void", "已作废": "void", "无效": "void",
     },
 }
+# What a Chinese export writes: one header per field and one word per code, all read back by the aliases.
+CHINESE_HEADERS = {"id": "编号", "lon": "经度", "lat": "纬度", "observed_at": "时间", "kind": "类型", "plate": "车牌",
+                   "status": "状态", "note": "备注", "reporter": "上报人", "name": "名称"}
+CHINESE_VALUES = {
+    "kind": {"fire_lane": "占用消防通道", "entrance": "堵塞出入口", "no_parking": "禁停区域", "zombie": "僵尸车",
+             "other": "其他"},
+    "status": {"open": "待处理", "notified": "已通知", "towed": "已拖车", "resolved": "已处理", "void": "已作废"},
+}
+EXPORT_ENCODINGS = ("utf-8-sig", "utf-8", "gbk")
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 
 
