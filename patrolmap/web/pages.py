@@ -84,14 +84,14 @@ def configured_basemaps() -> list[Basemap]:
     from patrolmap.web.tiles import configured_tilesets, tile_url_template
 
     config = current_app.config
-    basemaps = [OSM_BASEMAP, amap_basemap("AMap / Gaode")]
+    basemaps = [OSM_BASEMAP, amap_basemap(gettext("AMap / Gaode"))]
     key = config.get("TIANDITU_KEY")
     if key:
-        basemaps += [tianditu_basemap("Tianditu", key, "vec", "cva"),
-                     tianditu_basemap("Tianditu imagery", key, "img", "cia")]
+        basemaps += [tianditu_basemap(gettext("Tianditu"), key, "vec", "cva"),
+                     tianditu_basemap(gettext("Tianditu imagery"), key, "img", "cia")]
     url = config.get("TILE_URL")
     if url:
-        basemaps.append(Basemap(config.get("TILE_NAME") or "Local tiles", url, config.get("TILE_ATTRIBUTION", ""),
+        basemaps.append(Basemap(config.get("TILE_NAME") or gettext("Local tiles"), url, config.get("TILE_ATTRIBUTION", ""),
                                 int(config.get("TILE_MAX_ZOOM", 19)), config.get("TILE_CRS", "wgs84"),
                                 subdomains=config.get("TILE_SUBDOMAINS") or "abc"))
     for tileset in configured_tilesets().values():
