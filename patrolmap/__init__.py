@@ -60,7 +60,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from patrolmap.web import admin, api, pages, tiles
+    from patrolmap.web import admin, api, dutyposts_api, pages, tiles
     from patrolmap.web.auth import register_auth
     from patrolmap.web.security import register_security
 
@@ -69,6 +69,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(dutyposts_api.bp)
     app.register_blueprint(tiles.bp)
 
 

@@ -35,6 +35,7 @@ RULES: dict[tuple[str, str], str | frozenset[str]] = {
     ("api.layer_cells", "GET"): MAP_READ,
     ("api.record_violation", "POST"): frozenset({"admin", "traffic_staff"}),
     ("tiles.tile", "GET"): MAP_READ,
+    ("dutyposts.create_duty_posts", "POST"): frozenset({"admin", "traffic_staff"}),
     ("admin.audit_page", "GET"): ADMIN,
     ("admin.audit_entries", "GET"): ADMIN,
 }

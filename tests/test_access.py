@@ -17,6 +17,10 @@ URL_ARGS = {"filename": "css/patrolmap.css", "layer_id": "buildings",  # a layer
 QUERY = {"api.layer_cells": "?bbox=116.349,39.999,116.355,40.002"}
 BODIES = {("api.record_violation", "POST"): {"campus": "mini", "lon": 116.3512, "lat": 40.0007, "kind": "other"},
           ("auth.set_language", "POST"): {"language": "en"},
+          ("dutyposts.create_duty_posts", "POST"): {
+              "campus": "mini", "type": "FeatureCollection",
+              "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.3512, 40.0007]},
+                            "properties": {"name": "North gate post", "hours": "07:00-09:00"}}]},
           ("auth.login", "POST"): {"username": "login-check", "password": "correct horse battery staple"}}
 
 
