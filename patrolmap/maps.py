@@ -114,6 +114,8 @@ class MapOptions:
     titles: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
+    # The traffic staff's analysis tools (violations.js), when the page offers them.
+    tools: dict[str, Any] | None = None
 
 
 class ApiLayer(FoliumLayer):
@@ -251,6 +253,8 @@ def build_map(views: Sequence[LayerView], options: MapOptions) -> folium.Map:
             "url": options.record_url, "campus": options.campus, "layer": "violations",
             "kinds": options.labels.get("violation_kinds", "fire_lane,entrance,no_parking,zombie,other").split(","),
         }).add_to(m)
+    if options.tools:
+        ScriptCall("violationTools", options.tools).add_to(m)
     if options.bounds:
         x0, y0, x1, y1 = options.bounds
         m.fit_bounds([[y0, x0], [y1, x1]])

@@ -10,6 +10,7 @@ from flask_babel import gettext
 from patrolmap.access import allowed, rule_for
 from patrolmap.errors import NotFound
 from patrolmap.extensions import db
+from patrolmap.geo.schema import VIOLATION_KINDS
 from patrolmap.layers import LAYERS
 from patrolmap.maps import (
     OSM_BASEMAP,
@@ -37,13 +38,14 @@ class Page:
     title: str
     layers_on: tuple[str, ...]
     record_violations: bool = False
+    analysis_tools: bool = False
 
 
 PAGES: dict[str, Page] = {
     "overview": Page(PAGE_TITLES["overview"], tuple(LAYERS), record_violations=True),
     "patrol": Page(PAGE_TITLES["patrol"], ("buildings", "paths", "checkpoints", "grid-zones", "duty-posts")),
     "violations": Page(PAGE_TITLES["violations"], ("buildings", "paths", "parking-lots", "violations", "duty-posts"),
-                       record_violations=True),
+                       record_violations=True, analysis_tools=True),
     "chargers": Page(PAGE_TITLES["chargers"], ("buildings", "paths", "parking-lots", "chargers")),
     "grid": Page(PAGE_TITLES["grid"], ("buildings", "grid-zones", "checkpoints")),
 }
@@ -59,6 +61,13 @@ MAP_TEXTS = (
     N_("%(count)s in view, grouped (zoom in for details)"), N_("%(shown)s of %(count)s shown"),
     N_("could not load: %(reason)s"), N_("Your position could not be found: %(reason)s"),
     N_("e.g. 京A12345, or 无牌 if there is none"),
+    # violations.js
+    N_("hot spot, 99% confidence"), N_("hot spot, 95% confidence"), N_("hot spot, 90% confidence"),
+    N_("not significant"), N_("cold spot, 90% confidence"), N_("cold spot, 95% confidence"),
+    N_("cold spot, 99% confidence"), N_("%(count)s violations"),
+    N_("%(count)s violations in this window; %(hot)s hot cells"), N_("Mark this hotspot"), N_("Name"),
+    N_("Hours"), N_("none found"), N_("seen on %(days)s days"), N_("Duty post %(n)s"),
+    N_("covers %(count)s violations"),
 )
 
 
@@ -91,7 +100,8 @@ def configured_basemaps() -> list[Basemap]:
                      tianditu_basemap(gettext("Tianditu imagery"), key, "img", "cia")]
     url = config.get("TILE_URL")
     if url:
-        basemaps.append(Basemap(config.get("TILE_NAME") or gettext("Local tiles"), url, config.get("TILE_ATTRIBUTION", ""),
+        basemaps.append(Basemap(config.get("TILE_NAME") or gettext("Local tiles"), url,
+                                config.get("TILE_ATTRIBUTION", ""),
                                 int(config.get("TILE_MAX_ZOOM", 19)), config.get("TILE_CRS", "wgs84"),
                                 subdomains=config.get("TILE_SUBDOMAINS") or "abc"))
     for tileset in configured_tilesets().values():
@@ -114,6 +124,17 @@ def visible_pages() -> dict[str, Page]:
     public_view = bool(current_app.config["PUBLIC_VIEW"])
     return {pid: p for pid, p in PAGES.items()
             if allowed(rule_for(f"pages.page_{pid}", "GET"), roles, public_view=public_view)}
+
+
+def analysis_tools(campus: Campus) -> dict[str, object]:
+    """Where violations.js finds the analysis API (paths fixed by the API's contract)."""
+    return {
+        "campus": campus.slug,
+        "hotspotsUrl": "/api/violations/hotspots", "repeatUrl": "/api/violations/repeat",
+        "zombiesUrl": "/api/violations/zombies", "plateUrl": "/api/violations/plate",
+        "suggestUrl": "/api/duty-posts/suggest", "dutyPostsUrl": url_for("dutyposts.create_duty_posts"),
+        "markedUrl": "/api/hotspots", "canEdit": can_record(),
+    }
 
 
 def can_record() -> bool:
@@ -143,12 +164,14 @@ def page(page_id: str) -> str:
         basemaps=configured_basemaps(),
         record_url=url_for("api.record_violation") if spec.record_violations and campus and can_record() else None,
         labels=labels, titles=titles, values=values, texts=texts,
+        tools=analysis_tools(campus) if spec.analysis_tools and campus else None,
     )
     parts = render_parts(build_map(views, options))
     nonce = csp_nonce()
     parts = MapParts(with_nonce(parts.header, nonce), with_nonce(parts.html, nonce), parts.script)
     return render_template("map_page.html", page=spec, page_id=page_id, pages=visible_pages(), campus=campus,
-                           campuses=campuses, map_parts=parts)
+                           campuses=campuses, map_parts=parts, tools=options.tools, can_edit=can_record(),
+                           violation_kinds=[(k, values[k]) for k in VIOLATION_KINDS])
 
 
 for _page_id, _url in PAGE_URLS.items():

@@ -37,6 +37,11 @@
   function language() {
     return document.documentElement.lang || "en";
   }
+  // For page tools (violations.js): the same words, value labels, language and element helper.
+  pm.t = function (key, params) { return t(key, params); };
+  pm.valueLabel = function (value) { return valueLabel(value); };
+  pm.language = language;
+  pm.el = function (tag, className, text) { return el(tag, className, text); };
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
