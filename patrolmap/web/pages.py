@@ -11,6 +11,7 @@ from patrolmap.access import allowed, rule_for
 from patrolmap.errors import NotFound
 from patrolmap.extensions import db
 from patrolmap.geo.schema import VIOLATION_KINDS
+from patrolmap.transitions import TRANSITIONS
 from patrolmap.layers import LAYERS
 from patrolmap.maps import (
     OSM_BASEMAP,
@@ -67,7 +68,8 @@ MAP_TEXTS = (
     N_("cold spot, 99% confidence"), N_("%(count)s violations"),
     N_("%(count)s violations in this window; %(hot)s hot cells"), N_("Mark this hotspot"), N_("Name"),
     N_("Hours"), N_("none found"), N_("seen on %(days)s days"), N_("Duty post %(n)s"),
-    N_("covers %(count)s violations"),
+    N_("covers %(count)s violations"), N_("reason (needed to void)"), N_("evidence photo"),
+    N_("Add an evidence photo"), N_("(plate not shown)"),
 )
 
 
@@ -134,6 +136,9 @@ def analysis_tools(campus: Campus) -> dict[str, object]:
         "zombiesUrl": "/api/violations/zombies", "plateUrl": "/api/violations/plate",
         "suggestUrl": "/api/duty-posts/suggest", "dutyPostsUrl": url_for("dutyposts.create_duty_posts"),
         "markedUrl": "/api/hotspots", "canEdit": can_record(),
+        "transitionUrl": "/api/violations/{id}/transition", "photosUrl": "/api/violations/{id}/photos",
+        "photoUrl": "/api/photos/{sha256}", "transitions": {k: list(v) for k, v in TRANSITIONS.items()},
+        "seesPhotos": bool(g.scope.personal_data),
     }
 
 

@@ -73,7 +73,10 @@
     return String(value);
   }
 
-  function popupContent(config, props) {
+  // Page tools may add to a layer's popups (e.g. status buttons on violations): layer id -> function(feature, box).
+  pm.popupExtras = pm.popupExtras || {};
+
+  function popupContent(config, props, feature) {
     var box = el("div", "pm-popup");
     box.appendChild(el("div", "pm-popup-title", config.title));
     var table = el("table");
@@ -88,6 +91,8 @@
       table.appendChild(row);
     });
     box.appendChild(table);
+    var extra = pm.popupExtras[config.id];
+    if (extra && feature) extra(feature, box);
     return box;
   }
 
@@ -143,7 +148,7 @@
         });
       },
       onEachFeature: function (feature, layer) {
-        layer.bindPopup(function () { return popupContent(config, feature.properties || {}); });
+        layer.bindPopup(function () { return popupContent(config, feature.properties || {}, feature); });
       },
     }).eachLayer(function (layer) { group.addLayer(layer); });
   }

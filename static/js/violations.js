@@ -156,7 +156,9 @@
         row.appendChild(el("td", null, item.count));
         var building = item.building ? item.building + (item.building_kind ? " (" + pm.valueLabel(item.building_kind) + ")" : "") : "";
         row.appendChild(el("td", null, building));
-        row.appendChild(el("td", null, (item.peak_hours || []).join(", ")));
+        row.appendChild(el("td", null, (item.peak_hours || []).map(function (h) {
+          return h.hours + " (" + h.count + ")";
+        }).join(", ")));
         row.addEventListener("click", function () {
           if (item.bbox) map.fitBounds([[item.bbox[1], item.bbox[0]], [item.bbox[3], item.bbox[2]]], { maxZoom: 19 });
           else if (item.lon !== undefined) map.setView([item.lat, item.lon], 18);
@@ -228,7 +230,9 @@
     var drawButton = marked.part("draw");
     if (drawButton && L.Draw && L.Draw.Polygon) {
       drawButton.addEventListener("click", function () {
-        new L.Draw.Polygon(map, { showArea: false, shapeOptions: { color: "#6a3d9a" } }).enable();
+        var handler = new L.Draw.Polygon(map, { showArea: false, shapeOptions: { color: "#6a3d9a" } });
+        pm.violationTools.state.drawing = handler;
+        handler.enable();
       });
       map.on(L.Draw.Event.CREATED, function (e) {
         var layer = e.layer.addTo(map);
@@ -243,31 +247,38 @@
       clear(list);
       rows.forEach(function (row) {
         var item = el("li");
-        var link = el("button", "pm-link", row.plate);
-        link.type = "button";
-        link.addEventListener("click", function () { showPlate(row.plate); });
-        item.appendChild(link);
+        if (row.plate) {
+          var link = el("button", "pm-link", row.plate);
+          link.type = "button";
+          link.addEventListener("click", function () { showPlate(row.plate); });
+          item.appendChild(link);
+        } else {
+          item.appendChild(el("span", null, t("(plate not shown)")));
+        }
         item.appendChild(el("span", null, " · " + describe(row)));
         list.appendChild(item);
       });
       if (!rows.length) list.appendChild(el("li", null, t("none found")));
     }
 
-    function rowsOf(data, key) { return Array.isArray(data) ? data : data[key] || data.items || data.plates || []; }
+    function rowsOf(data) {
+      if (data.type === "FeatureCollection") return data.features.map(function (f) { return f.properties; });
+      return data.plates || [];
+    }
 
     offenders.part("repeat").addEventListener("click", function () {
       var params = readWindow();
       params.min_count = offenders.value("min_count");
       tracked(request(config.repeatUrl + "?" + query(params))).then(function (data) {
         offenders.error(null);
-        listPlates(rowsOf(data, "offenders"), function (r) { return t("%(count)s violations", { count: r.count }); });
+        listPlates(rowsOf(data), function (r) { return t("%(count)s violations", { count: r.count }); });
       }).catch(function (err) { offenders.error(err); });
     });
     offenders.part("zombies").addEventListener("click", function () {
       var params = { campus: config.campus, min_days: offenders.value("min_days"), radius_m: offenders.value("radius_m") };
       tracked(request(config.zombiesUrl + "?" + query(params))).then(function (data) {
         offenders.error(null);
-        listPlates(rowsOf(data, "zombies"), function (r) { return t("seen on %(days)s days", { days: r.days }); });
+        listPlates(rowsOf(data), function (r) { return t("seen on %(days)s days", { days: r.days }); });
       }).catch(function (err) { offenders.error(err); });
     });
 
@@ -340,6 +351,88 @@
         }).catch(function (err) { posts.error(err); });
       });
     }
+
+    // ---- status changes and evidence photos, in each violation's popup
+    pm.popupExtras.violations = function (feature, box) {
+      var id = feature.id;
+      var status = feature.properties.status;
+      var next = (config.transitions || {})[status] || [];
+      if (config.canEdit && next.length) {
+        var form = el("form", "pm-status-form");
+        var reason = el("input");
+        reason.name = "reason";
+        reason.placeholder = t("reason (needed to void)");
+        reason.maxLength = 500;
+        form.appendChild(reason);
+        var error = el("div", "pm-form-error");
+        next.forEach(function (to) {
+          var button = el("button", "pm-status-" + to, pm.valueLabel(to));
+          button.type = "button";
+          button.addEventListener("click", function () {
+            var body = { to: to, version: feature.properties.version };
+            if (reason.value) body.reason = reason.value;
+            tracked(request(config.transitionUrl.replace("{id}", id), { method: "POST", body: body })).then(function () {
+              map.closePopup();
+              var layer = pm.layer("violations");
+              if (layer) layer.refresh(true);
+              map.fire("pm:transition", { id: id, to: to });
+            }).catch(function (err) { error.textContent = err.message; });
+          });
+          form.appendChild(button);
+        });
+        form.appendChild(error);
+        box.appendChild(form);
+      }
+      if (config.seesPhotos) {
+        var photos = el("div", "pm-photos");
+        box.appendChild(photos);
+        tracked(request(config.photosUrl.replace("{id}", id))).then(function (data) {
+          (data.photos || []).forEach(function (p) {
+            if (!p.available && p.available !== undefined) return;
+            var link = el("a");
+            link.href = config.photoUrl.replace("{sha256}", p.sha256);
+            link.target = "_blank";
+            link.rel = "noopener";
+            var img = el("img", "pm-photo");
+            img.src = link.href;
+            img.alt = t("evidence photo");
+            link.appendChild(img);
+            photos.appendChild(link);
+          });
+        }).catch(function () { /* no photos shown; the popup still works */ });
+        if (config.canEdit) {
+          var upload = el("input");
+          upload.type = "file";
+          upload.accept = "image/jpeg,image/png";
+          upload.setAttribute("capture", "environment");
+          upload.setAttribute("aria-label", t("Add an evidence photo"));
+          var note = el("div", "pm-form-error");
+          upload.addEventListener("change", function () {
+            if (!upload.files.length) return;
+            var data = new FormData();
+            data.append("file", upload.files[0]);
+            var token = document.querySelector('meta[name="csrf-token"]');
+            var headers = { Accept: "application/json", "Accept-Language": pm.language() };
+            if (token) headers["X-CSRF-Token"] = token.getAttribute("content");
+            tracked(fetch(config.photosUrl.replace("{id}", id), { method: "POST", headers: headers, body: data })
+              .then(function (res) {
+                return res.json().then(function (body) {
+                  if (!res.ok) throw new Error(body.message || res.statusText);
+                  return body;
+                });
+              })).then(function (p) {
+              var img = el("img", "pm-photo");
+              img.src = config.photoUrl.replace("{sha256}", p.sha256);
+              img.alt = t("evidence photo");
+              photos.appendChild(img);
+              note.textContent = "";
+            }).catch(function (err) { note.textContent = err.message; });
+          });
+          box.appendChild(upload);
+          box.appendChild(note);
+        }
+      }
+    };
 
     loadMarked();
   };
