@@ -15,6 +15,9 @@ EVERY_ROLE = frozenset(ROLES)
 # what they then see is limited by patrolmap.scope.
 MAP_READ = "map_read"
 ADMIN = frozenset({"admin"})
+TRAFFIC_WRITE = frozenset({"admin", "traffic_staff"})
+# Who sees plates and reporters; everyone else sees plates masked (陕A·***12) and no reporter.
+SEES_PERSONAL_DATA = frozenset({"admin", "traffic_staff", "patrol_lead", "grid_officer"})
 
 # (endpoint, method) -> PUBLIC, SIGNED_IN, MAP_READ, or the roles allowed.
 RULES: dict[tuple[str, str], str | frozenset[str]] = {
@@ -36,12 +39,32 @@ RULES: dict[tuple[str, str], str | frozenset[str]] = {
     ("api.record_violation", "POST"): frozenset({"admin", "traffic_staff"}),
     ("tiles.tile", "GET"): MAP_READ,
     ("dutyposts.create_duty_posts", "POST"): frozenset({"admin", "traffic_staff"}),
+    # Traffic analysis reads violations: every role, never the public view (MAP_READ would let it in);
+    # one plate's history is a look-up of personal data.
+    ("analysis.hotspots", "GET"): EVERY_ROLE,
+    ("analysis.repeat", "GET"): EVERY_ROLE,
+    ("analysis.zombies", "GET"): EVERY_ROLE,
+    ("analysis.plate_history", "GET"): SEES_PERSONAL_DATA,
+    ("analysis.suggest_duty_posts", "POST"): TRAFFIC_WRITE,
     ("admin.audit_page", "GET"): ADMIN,
     ("admin.audit_entries", "GET"): ADMIN,
+    # A violation as evidence: status moves, void (DELETE), photos. Photos can show plates and faces
+    # (personal data under PIPL), so even the EXIF-free display copy goes only to SEES_PERSONAL_DATA.
+    ("evidence.violation", "GET"): EVERY_ROLE,
+    ("evidence.transition", "POST"): TRAFFIC_WRITE,
+    ("evidence.void_violation", "DELETE"): TRAFFIC_WRITE,
+    ("evidence.upload_photo", "POST"): TRAFFIC_WRITE,
+    ("evidence.list_violation_photos", "GET"): EVERY_ROLE,
+    ("evidence.photo", "GET"): SEES_PERSONAL_DATA,
+    ("evidence.photo_original", "GET"): SEES_PERSONAL_DATA,
+    # Marked hotspots: read by every role (not the public view), written by traffic staff.
+    ("hotspots.list_hotspots", "GET"): EVERY_ROLE,
+    ("hotspots.read_hotspot", "GET"): EVERY_ROLE,
+    ("hotspots.hotspot_count", "GET"): EVERY_ROLE,
+    ("hotspots.create", "POST"): TRAFFIC_WRITE,
+    ("hotspots.update", "PUT"): TRAFFIC_WRITE,
+    ("hotspots.delete", "DELETE"): TRAFFIC_WRITE,
 }
-
-# Who sees plates and reporters; everyone else sees plates masked (陕A·***12) and no reporter.
-SEES_PERSONAL_DATA = frozenset({"admin", "traffic_staff", "patrol_lead", "grid_officer"})
 
 
 def rule_for(endpoint: str | None, method: str) -> str | frozenset[str] | None:

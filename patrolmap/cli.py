@@ -265,8 +265,11 @@ def purge_personal_data_command(days: int | None) -> None:
     from patrolmap.retention import purge_personal_data
 
     days = days or current_app.config["RETENTION_DAYS"]
+    from patrolmap.evidence import EvidenceStore
+
     count = purge_personal_data(db.session, older_than=dt.timedelta(days=days),
-                                key=current_app.config["SECRET_KEY"], actor="cli")
+                                key=current_app.config["SECRET_KEY"], actor="cli",
+                                evidence=EvidenceStore(current_app.config["EVIDENCE_DIR"]))
     click.echo(f"anonymised {count} violation(s) observed more than {days} days ago")
 
 

@@ -62,6 +62,12 @@ def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> di
         "SESSION_COOKIE_SECURE": env.get("PATROLMAP_SECURE_COOKIES", "0") == "1",
         # Plates and reporter names of older violations are anonymised by `purge-personal-data`.
         "RETENTION_DAYS": int(env.get("PATROLMAP_RETENTION_DAYS", "365")),
+        # A JSON file laid over the built-in workday calendar (later years, school terms): see
+        # patrolmap/analysis/calendar_cn.json for the format.
+        "CALENDAR": env.get("PATROLMAP_CALENDAR") or None,
+        # Evidence photos: originals and their EXIF-free display copies, in files named by SHA-256.
+        "EVIDENCE_DIR": env.get("PATROLMAP_EVIDENCE_DIR", str(PROJECT_ROOT / "instance" / "evidence")),
+        "MAX_PHOTO_BYTES": int(env.get("PATROLMAP_MAX_PHOTO_BYTES", str(10 * 1024 * 1024))),
         # The interface language when neither the person nor the browser names one: zh_CN or en.
         "DEFAULT_LANGUAGE": env.get("PATROLMAP_LANGUAGE", "zh_CN"),
         # Anonymous visitors may see buildings, paths and chargers on the overview map.

@@ -77,6 +77,24 @@ class Conflict(PatrolmapError):
     status = 409
 
 
+class Gone(PatrolmapError):
+    """Something that existed and was removed on purpose (a photo purged under the retention rules)."""
+
+    status = 410
+
+
+class PayloadTooLarge(PatrolmapError):
+    """An upload beyond its size limit."""
+
+    status = 413
+
+
+class UnsupportedMediaType(PatrolmapError):
+    """An upload whose content is of a type not accepted here."""
+
+    status = 415
+
+
 def N_(text: str) -> str:  # noqa: N802
     return text
 

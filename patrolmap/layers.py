@@ -18,6 +18,7 @@ from patrolmap.models import (
     DutyPost,
     Feature,
     GridZone,
+    MarkedHotspot,
     ParkingLot,
     PathSegment,
     Violation,
@@ -69,6 +70,10 @@ VIOLATION_COLORS = (
     ("fire_lane", "#b10026"), ("entrance", "#fc4e2a"), ("no_parking", "#fd8d3c"), ("zombie", "#6a51a3"),
     ("other", "#969696"),
 )
+HOTSPOT_COLORS = (
+    ("no_parking_watch", "#ff7f00"), ("fire_lane_watch", "#b10026"), ("peak_hour_post", "#283593"),
+    ("tow_away_zone", "#6a51a3"),
+)
 
 LAYERS: dict[str, Layer] = {
     layer.id: layer
@@ -89,6 +94,9 @@ LAYERS: dict[str, Layer] = {
         Layer("violations", Violation, "Parking violations",
               Style("#e31a1c", by="kind", colors=VIOLATION_COLORS, radius=5, emphasis="near_fire_lane"),
               popup=("kind", "observed_at", "plate", "status", "note", "reporter", "near_fire_lane"), dense=True),
+        Layer("hotspots", MarkedHotspot, "Marked hotspots",
+              Style("#ff7f00", by="kind", colors=HOTSPOT_COLORS, weight=3, fill_opacity=0.15),
+              popup=("name", "kind", "hours", "note")),
     )
 }
 

@@ -213,6 +213,49 @@ class Violation(Feature, Base):
         )
 
 
+class MarkedHotspot(BoxedFeature, Base):
+    """A hotspot traffic staff marked by hand (drawn, or a computed one confirmed): a layer of its own.
+
+    Planning data, but edits are audited like evidence and deletes are soft.
+    """
+
+    __tablename__ = "marked_hotspots"
+
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    hours: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deleted_reason: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[BaseGeometry] = mapped_column(Geometry("GEOMETRY"))
+
+
+class ViolationPhoto(Base):
+    """An evidence photo of a violation; the bytes live in files named by their SHA-256 (patrolmap.evidence).
+
+    The original is kept byte for byte (its hash proves it unaltered); a display copy without
+    EXIF/GPS is what people see. The retention purge deletes both files and keeps this row,
+    with its hash, marked purged_at.
+    """
+
+    __tablename__ = "violation_photos"
+    __table_args__ = (UniqueConstraint("violation_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id"), index=True)
+    campus_id: Mapped[int] = mapped_column(ForeignKey("campuses.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    display_sha256: Mapped[str] = mapped_column(String(64))
+    display_size: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 ROLES = ("admin", "patrol_lead", "traffic_staff", "planner", "grid_officer", "responsible_unit", "viewer")
 
 
@@ -306,7 +349,7 @@ class AuditEntry(Base):
 
 
 FEATURE_MODELS: tuple[type[Feature], ...] = (
-    Building, GridZone, PathSegment, Checkpoint, ParkingLot, Charger, DutyPost, Violation,
+    Building, GridZone, PathSegment, Checkpoint, ParkingLot, Charger, DutyPost, Violation, MarkedHotspot,
 )
 
 

@@ -1,8 +1,9 @@
 """Personal-data retention (PIPL): after a set time, plates and reporter names stop being personal.
 
 Plates become a keyed hash ("anon:…"), so counts, places, times and even repeat
-offences of the same car still add up; reporter names are removed. Each run leaves
-one audit entry.
+offences of the same car still add up; reporter names are removed. Evidence photos of
+those violations (they show plates) are deleted: both files go, the row stays with the
+photo's SHA-256 and a purged_at mark. Each run leaves one audit entry.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from patrolmap.database import write_transaction
+from patrolmap.evidence import EvidenceStore
 from patrolmap.models import AuditEntry, Violation, utcnow
+from patrolmap.photos import mark_purged
 
 ANON_PREFIX = "anon:"
 
@@ -26,9 +29,17 @@ def anonymise_plate(plate: str, key: str) -> str:
     return ANON_PREFIX + digest
 
 
-def purge_personal_data(session: Session, *, older_than: dt.timedelta, key: str, actor: str) -> int:
-    """Anonymise violations observed before now - older_than; return how many were changed."""
+def purge_personal_data(session: Session, *, older_than: dt.timedelta, key: str, actor: str,
+                        evidence: EvidenceStore | None = None) -> int:
+    """Anonymise violations observed before now - older_than; return how many were changed.
+
+    With an evidence store, their photos are purged too (files deleted after the commit, so
+    that a failed run never leaves rows whose files are gone; a later run finishes any
+    deletion that failed).
+    """
     cutoff = utcnow() - older_than
+    unused: list[str] = []
+    photo_counts: dict[str, int] = {}
     personal = or_(and_(Violation.plate.is_not(None), Violation.plate != "无牌",
                         Violation.plate.not_like(f"{ANON_PREFIX}%")),
                    Violation.reporter.is_not(None))
@@ -42,10 +53,15 @@ def purge_personal_data(session: Session, *, older_than: dt.timedelta, key: str,
                 plate=plate if keep else anonymise_plate(plate, key), reporter=None,
                 version=version + 1, updated_at=now))
         rewritten = _anonymise_audit(session, [r[0] for r in rows], key)
+        if evidence is not None:
+            marked, unused = mark_purged(session, evidence, observed_before=cutoff, now=now)
+            photo_counts = {"photos_purged": marked, "photo_files_deleted": len(unused)}
         session.add(AuditEntry(actor=actor, action="purge", layer="violations",
                                after={"anonymised": len(rows), "audit_entries_anonymised": rewritten,
-                                      "observed_before": cutoff.isoformat()},
+                                      **photo_counts, "observed_before": cutoff.isoformat()},
                                reason=f"personal data older than {older_than.days} days"))
+    for digest in unused:
+        evidence.delete(digest)  # type: ignore[union-attr]
     return len(rows)
 
 

@@ -23,6 +23,7 @@ LAYER_TITLES = {
     "chargers": N_("EV chargers"),
     "duty-posts": N_("Duty posts"),
     "violations": N_("Parking violations"),
+    "hotspots": N_("Marked hotspots"),
 }
 
 FIELD_LABELS = {
@@ -67,6 +68,9 @@ VALUE_LABELS = {
     "fire_lane": N_("fire lane blocked"), "entrance": N_("blocking an entrance"), "no_parking": N_("no parking zone"),
     "zombie": N_("zombie car"), "open": N_("open"), "notified": N_("notified"), "towed": N_("towed"),
     "resolved": N_("resolved"), "void": N_("void"),
+    # marked hotspots
+    "no_parking_watch": N_("no-parking watch"), "fire_lane_watch": N_("fire-lane watch"),
+    "peak_hour_post": N_("peak-hour post area"), "tow_away_zone": N_("tow-away zone"),
 }
 
 PAGE_TITLES = {

@@ -16,7 +16,7 @@ CATALOGUES = ROOT / "patrolmap" / "translations"
 POT = CATALOGUES / "messages.pot"
 # Besides gettext's usual names: wording.N_ marks, and the first argument of every domain error.
 KEYWORDS = ("N_", "BadRequest", "NotFound", "ValidationFailed", "Unauthorized", "Forbidden", "RateLimited",
-            "Conflict", "FieldError")
+            "Conflict", "FieldError", "Gone", "PayloadTooLarge", "UnsupportedMediaType", "PhotoError")
 LOCALES = ("zh_Hans_CN",)  # what babel.Locale.parse("zh_CN") names
 
 

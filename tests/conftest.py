@@ -145,6 +145,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         "TESTING": True,
         "SECRET_KEY": "test-secret",
         "DEFAULT_LANGUAGE": "en",  # tests that want Chinese ask for it
+        "EVIDENCE_DIR": str(tmp_path / "evidence"),  # photo files never land in the project's instance/
     })
     with app.app_context():
         yield app

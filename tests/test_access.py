@@ -13,15 +13,27 @@ from patrolmap.models import ROLES
 from .conftest import DATA, signed_in_client
 
 URL_ARGS = {"filename": "css/patrolmap.css", "layer_id": "buildings",  # a layer the public view shows
-            "name": "campus", "z": 16, "x": 53945, "y": 24802}  # a basemap tile (none configured: 404)
-QUERY = {"api.layer_cells": "?bbox=116.349,39.999,116.355,40.002"}
+            "name": "campus", "z": 16, "x": 53945, "y": 24802,  # a basemap tile (none configured: 404)
+            "violation_id": 1, "hotspot_id": 1, "sha256": "0" * 64}  # no such photo or hotspot: 404 when allowed
+QUERY = {"api.layer_cells": "?bbox=116.349,39.999,116.355,40.002", "evidence.void_violation": "?reason=duplicate",
+         "hotspots.delete": "?reason=obsolete"}
+HOTSPOT = {"type": "Feature", "properties": {"name": "Canteen north", "kind": "no_parking_watch"},
+           "geometry": {"type": "Polygon", "coordinates": [[[116.3505, 40.0005], [116.3515, 40.0005],
+                                                            [116.3515, 40.0012], [116.3505, 40.0005]]]}}
 BODIES = {("api.record_violation", "POST"): {"campus": "mini", "lon": 116.3512, "lat": 40.0007, "kind": "other"},
+          ("evidence.transition", "POST"): {"to": "towed", "reason": "blocking the fire lane"},
+          ("hotspots.create", "POST"): {**HOTSPOT, "campus": "mini"},
+          ("hotspots.update", "PUT"): {**HOTSPOT, "properties": {**HOTSPOT["properties"], "version": 1}},
           ("auth.set_language", "POST"): {"language": "en"},
           ("dutyposts.create_duty_posts", "POST"): {
               "campus": "mini", "type": "FeatureCollection",
               "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.3512, 40.0007]},
                             "properties": {"name": "North gate post", "hours": "07:00-09:00"}}]},
           ("auth.login", "POST"): {"username": "login-check", "password": "correct horse battery staple"}}
+
+# Traffic analysis (patrolmap/web/analysis_api.py): a plate to look up, a window to suggest duty posts for.
+QUERY["analysis.plate_history"] = "?plate=京A12345"
+BODIES[("analysis.suggest_duty_posts", "POST")] = {"campus": "mini", "k": 1, "hours": "07:00-09:00"}
 
 
 def routes(app: Flask) -> list[tuple[str, str, str]]:

@@ -18,6 +18,8 @@ CHARGER_KINDS = ("car", "ebike")
 CHARGER_STATUSES = ("existing", "planned")
 VIOLATION_KINDS = ("fire_lane", "entrance", "no_parking", "zombie", "other")
 VIOLATION_STATUSES = ("open", "notified", "towed", "resolved", "void")
+# Marked hotspots: watched for no-parking, watched for fire lanes, a peak-hour post's area, a tow-away zone.
+HOTSPOT_KINDS = ("no_parking_watch", "fire_lane_watch", "peak_hour_post", "tow_away_zone")
 CHECKPOINT_KINDS = ("gate", "dorm", "lab", "canteen", "teaching", "office", "parking", "other")
 
 POLYGONAL = ("Polygon", "MultiPolygon")
@@ -30,7 +32,7 @@ class FieldSpec:
     """One attribute: its type, whether it must be present, and its allowed values."""
 
     name: str
-    type: str  # "str", "int", "float", "bool", "datetime"
+    type: str  # "str", "int", "float", "bool", "datetime", "hours" (e.g. "07:00-09:00,11:30-13:00")
     required: bool = False
     choices: tuple[str, ...] | None = None
     default: Any = None
@@ -113,6 +115,12 @@ SCHEMAS: dict[str, LayerSchema] = {
             FieldSpec("status", "str", choices=VIOLATION_STATUSES, default="open"),
             FieldSpec("note", "str", max_length=2000),
             FieldSpec("reporter", "str"),
+        )),
+        LayerSchema("hotspots", POLYGONAL, (
+            _name(required=True),
+            FieldSpec("kind", "str", required=True, choices=HOTSPOT_KINDS),
+            FieldSpec("hours", "hours"),
+            FieldSpec("note", "str", max_length=2000),
         )),
     )
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,6 +170,31 @@ def parse_datetime(value: Any, tz: dt.tzinfo) -> dt.datetime:
     return parsed.astimezone(dt.UTC)
 
 
+HOURS_PART = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
+
+
+def parse_hours(value: Any) -> str:
+    """Daily hour ranges such as "07:00-09:00,11:30-13:00" (local time; "22:00-06:00" wraps midnight).
+
+    Returned in one spelling (zero-padded, comma-separated), so equal hours compare equal.
+    """
+    text = str(value).strip()
+    parts = [p.strip() for p in re.split(r"[,，;；]", text)]
+    out = []
+    for part in parts:
+        match = HOURS_PART.fullmatch(part)
+        if match is None:
+            raise FieldError("expected hours such as 07:00-09:00 (several separated by commas), got %(value)s",
+                             value=repr(text))
+        h0, m0, h1, m1 = (int(g) for g in match.groups())
+        if not all(0 <= h <= 24 and 0 <= m < 60 and (h < 24 or m == 0) for h, m in ((h0, m0), (h1, m1))):
+            raise FieldError("%(value)s is not a time of day from 00:00 to 24:00", value=repr(part))
+        if (h0, m0) == (h1, m1):
+            raise FieldError("%(value)s starts and ends at the same time", value=repr(part))
+        out.append(f"{h0:02d}:{m0:02d}-{h1:02d}:{m1:02d}")
+    return ",".join(out)
+
+
 def _is_blank(value: Any) -> bool:
     if value is None:
         return True
@@ -183,6 +209,11 @@ def check_value(spec: FieldSpec, value: Any, tz: dt.tzinfo) -> Any:
         if spec.required:
             raise FieldError("is required")
         return spec.default
+    if spec.type == "hours":
+        result = parse_hours(value)
+        if len(result) > spec.max_length:
+            raise FieldError("longer than %(max)s characters", max=spec.max_length)
+        return result
     if spec.type == "str":
         result: Any = str(value).strip()
         if len(result) > spec.max_length:

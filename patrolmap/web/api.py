@@ -144,20 +144,33 @@ def layer_features(layer_id: str) -> Response:
     offset = parse_int("offset", request.args.get("offset"), default=0, minimum=0, maximum=10**9)
     campus_id = _campus_param()
     ids = _ids_param()
-    rows = query_features(db.session, layer_id, campus_id=campus_id, bbox=bbox, limit=limit, offset=offset, ids=ids)
+    # Void violations have left the live data; include_void=true brings them back (evidence stays retrievable).
+    void = _include_void(layer_id)
+    rows = query_features(db.session, layer_id, campus_id=campus_id, bbox=bbox, limit=limit, offset=offset, ids=ids,
+                          include_deleted=void)
     members: dict[str, Any] = {}
     if len(rows) < limit and (rows or offset == 0):
         members["numberMatched"] = offset + len(rows)
     elif request.args.get("count") != "false":
         # Counting a dense view costs more than the page itself; the map skips it (count=false)
         # and asks for counted cells instead.
-        members["numberMatched"] = count_features(db.session, layer_id, campus_id=campus_id, bbox=bbox, ids=ids)
+        members["numberMatched"] = count_features(db.session, layer_id, campus_id=campus_id, bbox=bbox, ids=ids,
+                                                  include_deleted=void)
     local = _LocalTimes()
     body = feature_collection(
         [r["id"] for r in rows], [r["geom"] for r in rows], [_properties(r, local) for r in rows],
         **members, numberReturned=len(rows),
     )
     return Response(body, mimetype="application/geo+json")
+
+
+def _include_void(layer_id: str) -> bool:
+    text = request.args.get("include_void", "").lower()
+    if text in ("", "false", "0"):
+        return False
+    if text not in ("true", "1") or layer_id != "violations":
+        raise BadRequest("include_void=true is for the violations layer only")
+    return True
 
 
 @bp.get("/layers/<layer_id>/cells")

@@ -11,7 +11,6 @@ from patrolmap.access import allowed, rule_for
 from patrolmap.errors import NotFound
 from patrolmap.extensions import db
 from patrolmap.geo.schema import VIOLATION_KINDS
-from patrolmap.transitions import TRANSITIONS
 from patrolmap.layers import LAYERS
 from patrolmap.maps import (
     OSM_BASEMAP,
@@ -25,6 +24,7 @@ from patrolmap.maps import (
 )
 from patrolmap.models import Campus
 from patrolmap.store import campus_extent, list_campuses
+from patrolmap.transitions import TRANSITIONS
 from patrolmap.web.api import scoped_campus
 from patrolmap.web.security import csp_nonce
 from patrolmap.wording import FIELD_LABELS, LAYER_TITLES, N_, PAGE_TITLES, VALUE_LABELS
@@ -63,9 +63,9 @@ MAP_TEXTS = (
     N_("could not load: %(reason)s"), N_("Your position could not be found: %(reason)s"),
     N_("e.g. 京A12345, or 无牌 if there is none"),
     # violations.js
-    N_("hot spot, 99% confidence"), N_("hot spot, 95% confidence"), N_("hot spot, 90% confidence"),
-    N_("not significant"), N_("cold spot, 90% confidence"), N_("cold spot, 95% confidence"),
-    N_("cold spot, 99% confidence"), N_("%(count)s violations"),
+    N_("hot spot, 99 percent confidence"), N_("hot spot, 95 percent confidence"), N_("hot spot, 90 percent confidence"),
+    N_("not significant"), N_("cold spot, 90 percent confidence"), N_("cold spot, 95 percent confidence"),
+    N_("cold spot, 99 percent confidence"), N_("%(count)s violations"),
     N_("%(count)s violations in this window; %(hot)s hot cells"), N_("Mark this hotspot"), N_("Name"),
     N_("Hours"), N_("none found"), N_("seen on %(days)s days"), N_("Duty post %(n)s"),
     N_("covers %(count)s violations"), N_("reason (needed to void)"), N_("evidence photo"),

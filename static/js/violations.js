@@ -12,9 +12,9 @@
     cold_90: "#d1e5f0", cold_95: "#67a9cf", cold_99: "#2166ac",
   };
   var CLASS_WORDS = {
-    hot_99: "hot spot, 99% confidence", hot_95: "hot spot, 95% confidence", hot_90: "hot spot, 90% confidence",
-    not_significant: "not significant", cold_90: "cold spot, 90% confidence",
-    cold_95: "cold spot, 95% confidence", cold_99: "cold spot, 99% confidence",
+    hot_99: "hot spot, 99 percent confidence", hot_95: "hot spot, 95 percent confidence", hot_90: "hot spot, 90 percent confidence",
+    not_significant: "not significant", cold_90: "cold spot, 90 percent confidence",
+    cold_95: "cold spot, 95 percent confidence", cold_99: "cold spot, 99 percent confidence",
   };
 
   function t(key, params) { return pm.t(key, params); }
@@ -188,7 +188,7 @@
           link.addEventListener("click", function () { map.fitBounds(L.geoJSON(f).getBounds(), { maxZoom: 19 }); });
           item.appendChild(link);
           var words = " · " + pm.valueLabel(p.kind) + (p.hours ? " · " + p.hours : "");
-          if (p.violations !== undefined && p.violations !== null) words += " · " + t("%(count)s violations", { count: p.violations });
+          if (p.count !== undefined && p.count !== null) words += " · " + t("%(count)s violations", { count: p.count });
           item.appendChild(el("span", null, words));
           list.appendChild(item);
         });

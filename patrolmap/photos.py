@@ -1,0 +1,158 @@
+"""Evidence photos in the database: attach, list, find for serving, and purge under the retention rules.
+
+Rows name their files by SHA-256 (patrolmap.evidence.EvidenceStore). One file may serve
+several rows (the same photo attached to two violations); it is deleted only when no row
+that still keeps its photo refers to it. A purged row stays, with its hash, marked purged_at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from patrolmap.database import write_transaction
+from patrolmap.errors import Conflict, Gone, NotFound
+from patrolmap.evidence import EvidenceStore, Photo
+from patrolmap.models import AuditEntry, Violation, ViolationPhoto
+
+
+def visible_violation(session: Session, violation_id: int, campus_ids: Collection[int] | None) -> Any:
+    """(campus_id, status) of a violation the caller may see; NotFound for others, as if absent."""
+    row = session.execute(select(Violation.campus_id, Violation.status)
+                          .where(Violation.id == violation_id)).one_or_none()
+    if row is None or (campus_ids is not None and row.campus_id not in campus_ids):
+        raise NotFound("unknown violation %(id)s", id=violation_id)
+    return row
+
+
+def photo_dict(photo: ViolationPhoto) -> dict[str, Any]:
+    return {
+        "id": photo.id, "violation": photo.violation_id, "sha256": photo.sha256, "content_type": photo.content_type,
+        "size": photo.size, "width": photo.width, "height": photo.height,
+        "display_sha256": photo.display_sha256, "display_size": photo.display_size,
+        "uploaded_by": photo.uploaded_by, "created_at": photo.created_at.isoformat(),
+        "purged_at": photo.purged_at.isoformat() if photo.purged_at else None,
+        "available": photo.purged_at is None,  # False once the retention purge deleted its files
+    }
+
+
+def list_photos(session: Session, violation_id: int) -> list[ViolationPhoto]:
+    return list(session.scalars(select(ViolationPhoto).where(ViolationPhoto.violation_id == violation_id)
+                                .order_by(ViolationPhoto.id)))
+
+
+def add_photo(
+    session: Session, store: EvidenceStore, violation_id: int, photo: Photo, *, actor: str,
+    campus_ids: Collection[int] | None,
+) -> tuple[ViolationPhoto, bool]:
+    """Attach a checked photo to a violation; return the row and whether it is new.
+
+    The same photo twice on one violation is stored once (matched by SHA-256). Files are
+    written first (named by their hash, so writing them again changes nothing), then the
+    row and its audit entry in one transaction; if that fails, files no row uses are removed.
+    """
+    violation = visible_violation(session, violation_id, campus_ids)
+    if violation.status == "void":
+        raise Conflict("violation %(id)s is void; its evidence can no longer change", id=violation_id)
+    digest = photo.sha256
+    existing = _find(session, violation_id, digest)
+    if existing is not None:
+        return _existing(existing, violation_id), False
+    store.save(photo)
+    try:
+        with write_transaction(session):
+            row = ViolationPhoto(
+                violation_id=violation_id, campus_id=violation.campus_id, sha256=digest,
+                content_type=photo.content_type, size=len(photo.original), width=photo.width, height=photo.height,
+                display_sha256=photo.display_sha256, display_size=len(photo.display), uploaded_by=actor,
+            )
+            session.add(row)
+            session.flush()
+            session.add(AuditEntry(
+                actor=actor, action="photo", layer="violations", feature_id=violation_id,
+                campus_id=violation.campus_id, reason="evidence photo added",
+                after={"photo": row.id, "sha256": digest, "content_type": photo.content_type,
+                       "size": len(photo.original), "display_sha256": photo.display_sha256},
+            ))
+            photo_id = row.id
+    except IntegrityError:
+        # Sent twice at once: the other request stored it.
+        existing = _find(session, violation_id, digest)
+        if existing is None:
+            raise
+        return _existing(existing, violation_id), False
+    except BaseException:
+        discard_unreferenced(session, store, [digest])
+        raise
+    return session.get(ViolationPhoto, photo_id), True  # type: ignore[return-value]
+
+
+def _find(session: Session, violation_id: int, digest: str) -> ViolationPhoto | None:
+    return session.scalars(select(ViolationPhoto).where(ViolationPhoto.violation_id == violation_id,
+                                                        ViolationPhoto.sha256 == digest)).first()
+
+
+def _existing(row: ViolationPhoto, violation_id: int) -> ViolationPhoto:
+    if row.purged_at is not None:
+        raise Conflict("this photo of violation %(id)s was removed under the retention rules and is not "
+                       "taken again", id=violation_id)
+    return row
+
+
+def photo_to_serve(session: Session, digest: str, campus_ids: Collection[int] | None) -> ViolationPhoto:
+    """A row of this photo on a violation the caller may see, whose files are kept.
+
+    NotFound when the caller sees no violation with this photo; Gone when every such row was purged.
+    """
+    stmt = select(ViolationPhoto).where(ViolationPhoto.sha256 == digest).order_by(ViolationPhoto.id)
+    rows = [r for r in session.scalars(stmt) if campus_ids is None or r.campus_id in campus_ids]
+    if not rows:
+        raise NotFound("unknown photo %(sha256)s", sha256=digest)
+    kept = [r for r in rows if r.purged_at is None]
+    if not kept:
+        raise Gone("this photo was removed under the retention rules on %(date)s; its SHA-256 stays on record",
+                   date=rows[0].purged_at.date().isoformat())  # type: ignore[union-attr]
+    return kept[0]
+
+
+def _unreferenced(session: Session, digests: Collection[str]) -> list[str]:
+    """Those of the hashes that no row keeping its photo refers to."""
+    wanted = sorted(set(digests))
+    used: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        used.update(session.scalars(select(ViolationPhoto.sha256).where(
+            ViolationPhoto.sha256.in_(wanted[start:start + 500]), ViolationPhoto.purged_at.is_(None))))
+    return [d for d in wanted if d not in used]
+
+
+def discard_unreferenced(session: Session, store: EvidenceStore, digests: Collection[str]) -> int:
+    """Delete the files of hashes no kept row uses; return how many photos had files removed."""
+    return sum(store.delete(d) for d in _unreferenced(session, digests))
+
+
+def mark_purged(session: Session, store: EvidenceStore, *, observed_before: dt.datetime,
+                now: dt.datetime) -> tuple[int, list[str]]:
+    """Inside the caller's transaction: mark the photos of violations observed before the cutoff purged.
+
+    Returns how many rows were marked and the hashes whose files are still on disk but no
+    longer used, for the caller to delete after commit (so that a rollback never leaves rows
+    pointing to deleted files).
+    """
+    stmt = (select(ViolationPhoto.id, ViolationPhoto.sha256)
+            .join(Violation, Violation.id == ViolationPhoto.violation_id)
+            .where(Violation.observed_at < observed_before, ViolationPhoto.purged_at.is_(None)))
+    rows = session.execute(stmt).all()
+    ids = [r.id for r in rows]
+    for start in range(0, len(ids), 500):
+        session.execute(update(ViolationPhoto).where(ViolationPhoto.id.in_(ids[start:start + 500]))
+                        .values(purged_at=now))
+    # Files of rows purged earlier but still on disk (a deletion that failed) are swept up too.
+    purged = set(session.scalars(select(ViolationPhoto.sha256).where(ViolationPhoto.purged_at.is_not(None))
+                                 .distinct()))
+    on_disk = [d for d in purged | {r.sha256 for r in rows} if store.exists(d)]
+    return len(ids), _unreferenced(session, on_disk)
