@@ -15,7 +15,9 @@ from .conftest import DATA, signed_in_client
 URL_ARGS = {"filename": "css/patrolmap.css", "layer_id": "buildings",  # a layer the public view shows
             "name": "campus", "z": 16, "x": 53945, "y": 24802,  # a basemap tile (none configured: 404)
             "violation_id": 1, "hotspot_id": 1, "sha256": "0" * 64}  # no such photo or hotspot: 404 when allowed
-QUERY = {"api.layer_cells": "?bbox=116.349,39.999,116.355,40.002", "evidence.void_violation": "?reason=duplicate",
+QUERY = {"api.layer_cells": "?bbox=116.349,39.999,116.355,40.002",
+         "compare.compare_periods": "?campus=mini&before_from=2026-03-01&before_to=2026-03-07"
+                                    "&after_from=2026-03-08&after_to=2026-03-14", "evidence.void_violation": "?reason=duplicate",
          "hotspots.delete": "?reason=obsolete"}
 HOTSPOT = {"type": "Feature", "properties": {"name": "Canteen north", "kind": "no_parking_watch"},
            "geometry": {"type": "Polygon", "coordinates": [[[116.3505, 40.0005], [116.3515, 40.0005],

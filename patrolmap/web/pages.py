@@ -70,6 +70,8 @@ MAP_TEXTS = (
     N_("Hours"), N_("none found"), N_("seen on %(days)s days"), N_("Duty post %(n)s"),
     N_("covers %(count)s violations"), N_("reason (needed to void)"), N_("evidence photo"),
     N_("Add an evidence photo"), N_("(plate not shown)"),
+    N_("Before: %(before)s violations in %(before_days)s days; after: %(after)s in %(after_days)s days"),
+    N_("%(before)s before, %(after)s after"),
 )
 
 
@@ -135,7 +137,7 @@ def analysis_tools(campus: Campus) -> dict[str, object]:
         "hotspotsUrl": "/api/violations/hotspots", "repeatUrl": "/api/violations/repeat",
         "zombiesUrl": "/api/violations/zombies", "plateUrl": "/api/violations/plate",
         "suggestUrl": "/api/duty-posts/suggest", "dutyPostsUrl": url_for("dutyposts.create_duty_posts"),
-        "markedUrl": "/api/hotspots", "canEdit": can_record(),
+        "markedUrl": "/api/hotspots", "canEdit": can_record(), "compareUrl": url_for("compare.compare_periods"),
         "transitionUrl": "/api/violations/{id}/transition", "photosUrl": "/api/violations/{id}/photos",
         "photoUrl": "/api/photos/{sha256}", "transitions": {k: list(v) for k, v in TRANSITIONS.items()},
         "seesPhotos": bool(g.scope.personal_data),

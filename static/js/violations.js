@@ -302,6 +302,44 @@
       }).catch(function (err) { offenders.error(err); });
     }
 
+    // ---- before and after a measure
+    var compare = section("pm-compare-tool");
+    compare.part("compare").addEventListener("click", function () {
+      var w = readWindow();
+      var params = { campus: config.campus, hours: w.hours, days: w.days, kinds: w.kinds, cell_m: hot.value("cell_m") };
+      ["before_from", "before_to", "after_from", "after_to"].forEach(function (k) { params[k] = compare.value(k); });
+      tracked(request(config.compareUrl + "?" + query(params))).then(function (data) {
+        compare.error(null);
+        hexLayer.clearLayers();
+        var most = 1;
+        data.features.forEach(function (f) { most = Math.max(most, Math.abs(f.properties.change)); });
+        L.geoJSON(data, {
+          style: function (f) {
+            var c = f.properties.change;
+            return { color: "#555", weight: 0.5, fillOpacity: 0.15 + 0.6 * Math.abs(c) / most,
+                     fillColor: c > 0 ? "#d7191c" : c < 0 ? "#1a9641" : "#f7f7f7" };
+          },
+          onEachFeature: function (f, layer) {
+            layer.bindTooltip(function () {
+              return el("div", null, t("%(before)s before, %(after)s after",
+                                       { before: f.properties.before, after: f.properties.after }));
+            }, { sticky: true });
+          },
+        }).eachLayer(function (l) { hexLayer.addLayer(l); });
+        var p = data.periods;
+        compare.part("summary").textContent = t(
+          "Before: %(before)s violations in %(before_days)s days; after: %(after)s in %(after_days)s days",
+          { before: p.before.violations, before_days: p.before.days, after: p.after.violations, after_days: p.after.days });
+        var list = compare.part("list");
+        clear(list);
+        data.marked.forEach(function (m) {
+          list.appendChild(el("li", null, m.name + " · " + t("%(before)s before, %(after)s after",
+                                                            { before: m.before, after: m.after })));
+        });
+        map.fire("pm:compared", { data: data });
+      }).catch(function (err) { compare.error(err); });
+    });
+
     // ---- duty posts
     var posts = section("pm-post-tool");
     var suggested = [];

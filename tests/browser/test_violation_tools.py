@@ -163,3 +163,24 @@ def test_status_change_from_the_popup(live: LiveServer, page: Any) -> None:
         popup.locator("button.pm-status-notified").click()
     assert answer.value.status == 200, answer.value.text()
     assert _db_count(live, Violation, Violation.id == target["id"], Violation.status == "notified") == 1
+
+
+def test_before_and_after(live: LiveServer, page: Any) -> None:
+    open_page(page, live.url + "/violations")
+    tool = page.locator("#pm-compare-tool")
+    for name, value in (("before_from", "2026-09-01"), ("before_to", "2026-09-14"),
+                        ("after_from", "2026-09-15"), ("after_to", "2026-09-28")):
+        tool.locator(f"input[name={name}]").fill(value)
+    with page.expect_response(lambda r: "/api/violations/compare" in r.url) as answer:
+        tool.locator("[data-role=compare]").click()
+    wait_idle(page)
+    assert answer.value.status == 200, answer.value.text()
+    data = answer.value.json()
+    before, after = data["periods"]["before"], data["periods"]["after"]
+    assert before["days"] == after["days"] == 14
+    assert sum(f["properties"]["before"] for f in data["features"]) == before["violations"] > 0
+    summary = tool.locator("[data-role=summary]").inner_text()
+    assert str(before["violations"]) in summary and str(after["violations"]) in summary
+    drawn = page.evaluate("() => window.patrolmap.violationTools.state.hexLayer.getLayers().length")
+    assert drawn == len(data["features"])
+    shot(page, "violations-before-after")
