@@ -192,3 +192,26 @@ def anon_client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def two_campuses(app: Flask) -> dict[str, int]:
+    """The mini campus of Test University and another university's copy: source id -> violation id
+    (the copy's as other-<source id>)."""
+    from sqlalchemy import select
+
+    from patrolmap.importing import CampusInfo, load_geodata
+    from patrolmap.models import Campus, Violation
+
+    load_geodata(db.session, DATA / "minicampus")
+    load_geodata(db.session, DATA / "minicampus", campus=CampusInfo("other", "Other campus", None, "Other U"))
+    db.session.commit()
+    mini = db.session.scalar(select(Campus.id).where(Campus.slug == "mini"))
+    return {v.source_id if v.campus_id == mini else f"other-{v.source_id}": v.id
+            for v in db.session.scalars(select(Violation))}
+
+
+@pytest.fixture
+def staff(app: Flask) -> FlaskClient:
+    """Traffic staff of Test University."""
+    return signed_in_client(app, "duty-li", "traffic_staff", university="Test University")

@@ -16,10 +16,9 @@ from sqlalchemy import func, select, update
 
 from patrolmap.evidence import JPEG, PNG, PhotoError, _exif_orientation, inspect_photo
 from patrolmap.extensions import db
-from patrolmap.importing import CampusInfo, load_geodata
-from patrolmap.models import AuditEntry, Campus, Violation, ViolationPhoto
+from patrolmap.models import AuditEntry, Violation, ViolationPhoto
 
-from .conftest import DATA, signed_in_client
+from .conftest import signed_in_client
 from .photo_samples import (
     COMMENT,
     MAKE,
@@ -124,18 +123,9 @@ def test_damaged_or_foreign_files_are_refused(data: bytes, unsupported: bool, wo
 
 
 @pytest.fixture
-def loaded(app: Flask) -> dict[str, int]:
-    load_geodata(db.session, DATA / "minicampus")
-    load_geodata(db.session, DATA / "minicampus", campus=CampusInfo("other", "Other campus", None, "Other U"))
-    db.session.commit()
-    mini = db.session.scalar(select(Campus.id).where(Campus.slug == "mini"))
-    return {v.source_id if v.campus_id == mini else f"other-{v.source_id}": v.id
-            for v in db.session.scalars(select(Violation))}
-
-
-@pytest.fixture
-def staff(app: Flask) -> FlaskClient:
-    return signed_in_client(app, "duty-li", "traffic_staff", university="Test University")
+def loaded(two_campuses: dict[str, int]) -> dict[str, int]:
+    """The mini campus (v1 open, v2 notified, v3 open, v4 resolved) and another university's copy."""
+    return two_campuses
 
 
 def _upload(client: FlaskClient, violation_id: int, data: bytes, name: str = "IMG_20260302_074500.jpg",

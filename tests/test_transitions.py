@@ -8,28 +8,17 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from patrolmap.extensions import db
-from patrolmap.importing import CampusInfo, load_geodata
 from patrolmap.models import AuditEntry, Campus, Violation
 from patrolmap.store import count_features, violation_table
 from patrolmap.transitions import TRANSITIONS
 
-from .conftest import DATA, signed_in_client
+from .conftest import signed_in_client
 
 
 @pytest.fixture
-def loaded(app: Flask) -> dict[str, int]:
+def loaded(two_campuses: dict[str, int]) -> dict[str, int]:
     """The mini campus (v1 open, v2 notified, v3 open, v4 resolved) and another university's copy."""
-    load_geodata(db.session, DATA / "minicampus")
-    load_geodata(db.session, DATA / "minicampus", campus=CampusInfo("other", "Other campus", None, "Other U"))
-    db.session.commit()
-    mini = db.session.scalar(select(Campus.id).where(Campus.slug == "mini"))
-    return {v.source_id if v.campus_id == mini else f"other-{v.source_id}": v.id
-            for v in db.session.scalars(select(Violation))}
-
-
-@pytest.fixture
-def staff(app: Flask) -> FlaskClient:
-    return signed_in_client(app, "duty-li", "traffic_staff", university="Test University")
+    return two_campuses
 
 
 def _move(client: FlaskClient, violation_id: int, **body: object):  # type: ignore[no-untyped-def]

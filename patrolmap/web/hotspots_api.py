@@ -34,7 +34,7 @@ from patrolmap.hotspots import (
 from patrolmap.importing import as_http_error
 from patrolmap.store import campus_extent, get_campus
 from patrolmap.transitions import check_reason, check_version
-from patrolmap.web.api import _campus_for_write, _campus_param, _LocalTimes, actor
+from patrolmap.web.api import _campus_for_write, _campus_param, _json_body, _LocalTimes, actor
 
 bp = Blueprint("hotspots", __name__, url_prefix="/api")
 
@@ -235,15 +235,7 @@ def update(hotspot_id: int) -> tuple[Response, int]:
 def delete(hotspot_id: int) -> tuple[Response, int]:
     """Soft-delete: {"reason": "...", "version": n} or ?reason=; the hotspot stays stored and audited."""
     get_hotspot(db.session, hotspot_id, g.scope.campus_ids)
-    body: dict[str, Any] = {}
-    if request.get_data():
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise BadRequest("the body must be a JSON object (Content-Type: application/json)")
-        unknown = sorted(set(body) - DELETE_FIELDS)
-        if unknown:
-            raise BadRequest("unknown field(s): %(unknown)s; accepted: %(accepted)s",
-                             unknown=", ".join(unknown), accepted=", ".join(sorted(DELETE_FIELDS)))
+    body: dict[str, Any] = _json_body(DELETE_FIELDS) if request.get_data() else {}
     reason = check_reason(body.get("reason", request.args.get("reason")), required=False)
     if reason is None:
         raise BadRequest("a reason is required to delete a hotspot")
