@@ -73,6 +73,15 @@ VALUE_LABELS = {
     "peak_hour_post": N_("peak-hour post area"), "tow_away_zone": N_("tow-away zone"),
 }
 
+# What the audit log says was done.
+AUDIT_ACTIONS = {
+    "create": N_("created"), "update": N_("changed"), "delete": N_("deleted"), "import": N_("imported"),
+    "transition": N_("status changed"), "photo": N_("photo added"), "purge": N_("personal data purged"),
+    "revoke": N_("revoked"),
+}
+# Audit entries about things that are not map layers.
+AUDIT_SUBJECTS = {"users": N_("users"), "api-tokens": N_("API tokens")}
+
 PAGE_TITLES = {
     "overview": N_("Overview"),
     "patrol": N_("Patrol"),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
+from flask_babel import gettext
 
 from patrolmap.audit import AuditFilter, audit_csv, campus_slugs, count_audit, entry_dict, query_audit
 from patrolmap.errors import BadRequest
 from patrolmap.extensions import db
 from patrolmap.web.params import parse_int, parse_time
+from patrolmap.wording import AUDIT_ACTIONS, AUDIT_SUBJECTS, LAYER_TITLES
 
 bp = Blueprint("admin", __name__)
 PAGE_SIZE = 100
@@ -32,7 +34,9 @@ def audit_page() -> str:
     slugs = campus_slugs(db.session)
     entries = [entry_dict(e, slugs) for e in query_audit(db.session, f, limit=PAGE_SIZE, offset=offset)]
     return render_template("audit.html", entries=entries, total=count_audit(db.session, f), offset=offset,
-                           page_size=PAGE_SIZE, args=request.args)
+                           page_size=PAGE_SIZE, args=request.args,
+                           layer_titles={k: gettext(v) for k, v in {**LAYER_TITLES, **AUDIT_SUBJECTS}.items()},
+                           actions={k: gettext(v) for k, v in AUDIT_ACTIONS.items()})
 
 
 @bp.get("/api/audit")
