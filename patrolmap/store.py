@@ -431,6 +431,12 @@ def query_features(
     if "geom" not in columns:
         columns["geom"] = list(shapely.points(np.asarray(columns["lon"], dtype=float),
                                               np.asarray(columns["lat"], dtype=float)))
+    if "officer_id" in columns:
+        # A grid zone's popup names its officer: one lookup for the page, not one per zone.
+        wanted = {i for i in columns["officer_id"] if i is not None}
+        officers = {o.id: o for o in session.scalars(select(Officer).where(Officer.id.in_(wanted)))} if wanted else {}
+        columns["officer"] = [officers[i].name if i in officers else None for i in columns["officer_id"]]
+        columns["officer_phone"] = [officers[i].phone if i in officers else None for i in columns["officer_id"]]
     names = list(columns)
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
@@ -458,11 +464,8 @@ def layer_frame(
     layer = get_layer(layer_id)
     columns = [c.key for c in feature_columns(layer)]
     columns += [] if "geom" in columns else ["geom"]
+    columns += ["officer", "officer_phone"] if "officer_id" in columns else []
     frame = pd.DataFrame(rows, columns=columns)
-    if layer.id == "grid-zones":
-        officers = {o.id: o for o in session.scalars(select(Officer))}
-        frame["officer"] = [officers[i].name if i in officers else None for i in frame["officer_id"]]
-        frame["officer_phone"] = [officers[i].phone if i in officers else None for i in frame["officer_id"]]
     return gpd.GeoDataFrame(frame, geometry=list(frame.pop("geom")), crs="EPSG:4326")
 
 

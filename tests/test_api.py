@@ -185,3 +185,9 @@ def test_wide_and_narrow_bbox_agree(client: FlaskClient, store: str) -> None:
         assert count_features(db.session, "violations", bbox=bbox) == inside, bbox
         cells = feature_cells(db.session, "violations", bbox=bbox, nx=3, ny=3)
         assert sum(c["count"] for c in cells) == inside, bbox
+
+
+def test_grid_zone_features_name_their_officer(client: FlaskClient) -> None:
+    client = loaded(client)
+    zones = {f["properties"]["source_id"]: f["properties"] for f in client.get("/api/layers/grid-zones").get_json()["features"]}
+    assert (zones["z1"]["name"], zones["z1"]["officer"], zones["z1"]["officer_phone"]) == ("一区", "张伟", "13800000001")
