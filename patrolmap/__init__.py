@@ -60,7 +60,18 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from patrolmap.web import admin, analysis_api, api, compare_api, dutyposts_api, evidence, hotspots_api, pages, tiles
+    from patrolmap.web import (
+        admin,
+        analysis_api,
+        api,
+        compare_api,
+        dutyposts_api,
+        evidence,
+        hotspots_api,
+        pages,
+        routes_api,
+        tiles,
+    )
     from patrolmap.web.auth import register_auth
     from patrolmap.web.security import register_security
 
@@ -71,6 +82,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(dutyposts_api.bp)
     app.register_blueprint(compare_api.bp)
+    app.register_blueprint(routes_api.bp)
     app.register_blueprint(analysis_api.bp)
     app.register_blueprint(evidence.bp)
     app.register_blueprint(hotspots_api.bp)

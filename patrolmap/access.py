@@ -40,6 +40,7 @@ RULES: dict[tuple[str, str], str | frozenset[str]] = {
     ("tiles.tile", "GET"): MAP_READ,
     ("dutyposts.create_duty_posts", "POST"): frozenset({"admin", "traffic_staff"}),
     ("compare.compare_periods", "GET"): EVERY_ROLE,
+    ("routes.plan_route", "POST"): frozenset({"admin", "patrol_lead"}),
     # Traffic analysis reads violations: every role, never the public view (MAP_READ would let it in);
     # one plate's history is a look-up of personal data.
     ("analysis.hotspots", "GET"): EVERY_ROLE,

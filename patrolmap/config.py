@@ -72,6 +72,9 @@ def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> di
         "DEFAULT_LANGUAGE": env.get("PATROLMAP_LANGUAGE", "zh_CN"),
         # Anonymous visitors may see buildings, paths and chargers on the overview map.
         "PUBLIC_VIEW": env.get("PATROLMAP_PUBLIC_VIEW", "0") == "1",
+        # Patrol speeds for route durations: walking and vehicle patrols, metres per minute.
+        "WALK_SPEED_M_PER_MIN": float(env.get("PATROLMAP_WALK_SPEED_M_PER_MIN", "80")),
+        "DRIVE_SPEED_M_PER_MIN": float(env.get("PATROLMAP_DRIVE_SPEED_M_PER_MIN", "250")),
         "LOGIN_LIMIT_PER_ACCOUNT": 5,
         "LOGIN_LIMIT_PER_ADDRESS": 20,
         "API_DEFAULT_LIMIT": 1000,

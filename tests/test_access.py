@@ -27,6 +27,8 @@ BODIES = {("api.record_violation", "POST"): {"campus": "mini", "lon": 116.3512, 
           ("hotspots.create", "POST"): {**HOTSPOT, "campus": "mini"},
           ("hotspots.update", "PUT"): {**HOTSPOT, "properties": {**HOTSPOT["properties"], "version": 1}},
           ("auth.set_language", "POST"): {"language": "en"},
+          ("routes.plan_route", "POST"): {"campus": "mini", "start": [116.3505, 40.0005],
+                                          "checkpoints": [[116.3512, 40.0007]]},
           ("dutyposts.create_duty_posts", "POST"): {
               "campus": "mini", "type": "FeatureCollection",
               "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.3512, 40.0007]},
