@@ -195,18 +195,27 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 
 @pytest.fixture
-def two_campuses(app: Flask) -> dict[str, int]:
-    """The mini campus of Test University and another university's copy: source id -> violation id
-    (the copy's as other-<source id>)."""
+def two_universities(app: Flask) -> dict[str, int]:
+    """The mini campus of Test University and a copy of it belonging to another university: slug -> id."""
     from sqlalchemy import select
 
     from patrolmap.importing import CampusInfo, load_geodata
-    from patrolmap.models import Campus, Violation
+    from patrolmap.models import Campus
 
     load_geodata(db.session, DATA / "minicampus")
     load_geodata(db.session, DATA / "minicampus", campus=CampusInfo("other", "Other campus", None, "Other U"))
     db.session.commit()
-    mini = db.session.scalar(select(Campus.id).where(Campus.slug == "mini"))
+    return {slug: cid for cid, slug in db.session.execute(select(Campus.id, Campus.slug))}
+
+
+@pytest.fixture
+def two_campuses(two_universities: dict[str, int]) -> dict[str, int]:
+    """The same two campuses' violations: source id -> violation id (the copy's as other-<source id>)."""
+    from sqlalchemy import select
+
+    from patrolmap.models import Violation
+
+    mini = two_universities["mini"]
     return {v.source_id if v.campus_id == mini else f"other-{v.source_id}": v.id
             for v in db.session.scalars(select(Violation))}
 

@@ -15,10 +15,9 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 
 from patrolmap.extensions import db
-from patrolmap.importing import CampusInfo, load_geodata
 from patrolmap.models import AuditEntry, Campus, MarkedHotspot, Violation
 
-from .conftest import DATA, signed_in_client
+from .conftest import signed_in_client
 
 RING = [[116.3500, 40.0005], [116.3530, 40.0005], [116.3530, 40.0011], [116.3500, 40.0011], [116.3500, 40.0005]]
 SQUARE = {"type": "Polygon", "coordinates": [RING]}
@@ -30,11 +29,8 @@ def hotspot(geometry: dict | None = None, **props: object) -> dict:
 
 
 @pytest.fixture
-def loaded(app: Flask) -> dict[str, int]:
-    load_geodata(db.session, DATA / "minicampus")
-    load_geodata(db.session, DATA / "minicampus", campus=CampusInfo("other", "Other campus", None, "Other U"))
-    db.session.commit()
-    return {slug: cid for cid, slug in db.session.execute(select(Campus.id, Campus.slug))}
+def loaded(two_universities: dict[str, int]) -> dict[str, int]:
+    return two_universities
 
 
 @pytest.fixture

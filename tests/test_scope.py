@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
 from patrolmap.extensions import db
 from patrolmap.importing import CampusInfo, load_geodata
-from patrolmap.models import Building, Campus, Violation
+from patrolmap.models import Building, Violation
 
 from .conftest import DATA, signed_in_client
 
 MINI_BBOX = "116.349,39.999,116.355,40.002"
-
-
-@pytest.fixture
-def two_universities(app: Flask) -> dict[str, int]:
-    """The mini campus of Test University, and a copy of it belonging to another university."""
-    load_geodata(db.session, DATA / "minicampus")
-    load_geodata(db.session, DATA / "minicampus", campus=CampusInfo("other", "Other campus", None, "Other U"))
-    db.session.commit()
-    return {slug: cid for cid, slug in db.session.execute(select(Campus.id, Campus.slug))}
 
 
 def _count(model: type, campus_id: int) -> int:
