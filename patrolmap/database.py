@@ -123,3 +123,24 @@ def audit_guard_drop_ddl(dialect: str) -> list[str]:
         return ["DROP TRIGGER IF EXISTS audit_log_no_delete ON audit_log",
                 "DROP FUNCTION IF EXISTS audit_log_no_delete()"]
     return ["DROP TRIGGER IF EXISTS audit_log_no_delete"]
+
+
+def append_only_ddl(table: str, dialect: str) -> list[str]:
+    """Refuse UPDATE and DELETE on a table of records (patrol check-ins) in the database itself."""
+    message = f"{table} is append-only"
+    name = f"{table}_append_only"
+    if dialect == "postgresql":
+        return [
+            f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN RAISE EXCEPTION '{message}'; END $$",
+            f"CREATE TRIGGER {name} BEFORE UPDATE OR DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()",
+        ]
+    return [f"CREATE TRIGGER {name}_{op.lower()} BEFORE {op} ON {table} BEGIN SELECT RAISE(ABORT, '{message}'); END"
+            for op in ("UPDATE", "DELETE")]
+
+
+def append_only_drop_ddl(table: str, dialect: str) -> list[str]:
+    name = f"{table}_append_only"
+    if dialect == "postgresql":
+        return [f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}()"]
+    return [f"DROP TRIGGER IF EXISTS {name}_{op}" for op in ("update", "delete")]

@@ -256,6 +256,110 @@ class ViolationPhoto(Base):
     purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class PatrolRoute(Base):
+    """A saved patrol plan: the request that made it, the tours it gave, and the shift it is walked on.
+
+    Stops are stored checkpoints (a point picked freely on the map becomes a checkpoint when the
+    route is saved), so every stop can carry a QR plaque and check-ins always name a checkpoint.
+    `plan` keeps the planner's answer as it was: per team the visiting order (checkpoint ids),
+    length, duration and legs, plus what was unreachable or did not fit. Deletes are soft because
+    check-ins, the record of patrols done, point at the route.
+    """
+
+    __tablename__ = "patrol_routes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campus_id: Mapped[int] = mapped_column(ForeignKey("campuses.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    mode: Mapped[str] = mapped_column(String(8), default="walk")
+    start_lon: Mapped[float] = mapped_column(Float)
+    start_lat: Mapped[float] = mapped_column(Float)
+    start_checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))
+    checkpoint_ids: Mapped[list[int]] = mapped_column(JSON)
+    teams: Mapped[int] = mapped_column(SmallInteger, default=1)
+    max_minutes: Mapped[float | None] = mapped_column(Float)
+    speed_m_per_min: Mapped[float] = mapped_column(Float)
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Tours of all teams as one MULTILINESTRING (team order), for the map and exports.
+    geom: Mapped[BaseGeometry | None] = mapped_column(Geometry("GEOMETRY"))
+    length_m: Mapped[float] = mapped_column(Float, default=0.0)
+    # The shift, in the campus's local time: "HH:MM" start and end (an end before the start runs
+    # past midnight), ISO weekdays 1-7 it runs on, and how many rounds are walked per shift.
+    shift_start: Mapped[str | None] = mapped_column(String(5))
+    shift_end: Mapped[str | None] = mapped_column(String(5))
+    shift_days: Mapped[list[int]] = mapped_column(JSON, default=list)
+    visits_per_shift: Mapped[int] = mapped_column(SmallInteger, default=1)
+    checkin_radius_m: Mapped[float] = mapped_column(Float, default=30.0)
+    late_after_min: Mapped[float] = mapped_column(Float, default=15.0)
+    note: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CheckpointTag(Base):
+    """The secret on a checkpoint's printed QR plaque; scanning it proves the officer stood there.
+
+    Only the SHA-256 is stored; reprinting a plaque issues a new token and retires the old one.
+    """
+
+    __tablename__ = "checkpoint_tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"), index=True)
+    campus_id: Mapped[int] = mapped_column(ForeignKey("campuses.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class PatrolCheckin(Base):
+    """An officer at a checkpoint on shift: the record of patrols done, so append-only.
+
+    `shift_date` is the local date the shift started on (a night shift checked in after midnight
+    still belongs to the evening before); `visit` is the round within the shift (1-based).
+    """
+
+    __tablename__ = "patrol_checkins"
+    __table_args__ = (Index("ix_patrol_checkins_route_shift", "route_id", "shift_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campus_id: Mapped[int] = mapped_column(ForeignKey("campuses.id"), index=True)
+    route_id: Mapped[int] = mapped_column(ForeignKey("patrol_routes.id"))
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
+    team: Mapped[int] = mapped_column(SmallInteger, default=1)
+    shift_date: Mapped[dt.date] = mapped_column(Date)
+    visit: Mapped[int] = mapped_column(SmallInteger, default=1)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    method: Mapped[str] = mapped_column(String(8))
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    officer: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PatrolTrackPoint(Base):
+    """A position a patrol phone shared while on shift, to show the track walked."""
+
+    __tablename__ = "patrol_track_points"
+    __table_args__ = (Index("ix_patrol_track_points_route_shift", "route_id", "shift_date", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campus_id: Mapped[int] = mapped_column(ForeignKey("campuses.id"), index=True)
+    route_id: Mapped[int] = mapped_column(ForeignKey("patrol_routes.id"))
+    shift_date: Mapped[dt.date] = mapped_column(Date)
+    officer: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+
+
 ROLES = ("admin", "patrol_lead", "traffic_staff", "planner", "grid_officer", "responsible_unit", "viewer")
 
 
