@@ -360,7 +360,9 @@ class PatrolTrackPoint(Base):
     accuracy_m: Mapped[float | None] = mapped_column(Float)
 
 
-ROLES = ("admin", "patrol_lead", "traffic_staff", "planner", "grid_officer", "responsible_unit", "viewer")
+# patrol_officer: walks routes on shift and checks in at checkpoints (巡更).
+ROLES = ("admin", "patrol_lead", "patrol_officer", "traffic_staff", "planner", "grid_officer", "responsible_unit",
+         "viewer")
 
 
 class User(Base):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app
@@ -18,7 +19,7 @@ from patrolmap.extensions import db
 from patrolmap.geojson import feature_collection
 from patrolmap.models import Campus, Checkpoint, PathSegment
 from patrolmap.routing.network import SNAP_DISTANCE_M, RoutingError, RoutingNetwork, build_network
-from patrolmap.routing.teams import plan_teams
+from patrolmap.routing.teams import TeamPlan, plan_teams
 from patrolmap.store import layer_frame
 from patrolmap.web.api import _campus_for_write, _json_body
 
@@ -70,11 +71,28 @@ def _checkpoint_points(campus: Campus, ids: list[int]) -> dict[int, tuple[float,
     return found
 
 
-@bp.post("/routes/plan")
-def plan_route() -> Response:
-    """One closed tour per team; `order` holds checkpoint ids (or input indices for [lon, lat] points)."""
-    body = _json_body(PLAN_FIELDS)
-    campus = _campus_for_write(body)
+@dataclass
+class PlanRequest:
+    """A validated planning request: where to go, from where, how many teams, and how."""
+
+    campus: Campus
+    checkpoints: list[Any]  # as given: all checkpoint ids, or all [lon, lat] points
+    by_id: bool
+    points: list[tuple[float, float]]
+    start: tuple[float, float]
+    start_id: int | None
+    teams: int
+    mode: str
+    max_minutes: float | None
+    speed_m_per_min: float
+
+    def name(self, index: int) -> Any:
+        """How a checkpoint is named in answers: its id, or its index in the input list."""
+        return self.checkpoints[index] if self.by_id else index
+
+
+def parse_plan_request(body: dict[str, Any], campus: Campus) -> PlanRequest:
+    """Check a planning body (the fields of PLAN_FIELDS) and resolve checkpoint ids on the campus."""
     checkpoints = body.get("checkpoints")
     if not isinstance(checkpoints, list) or not checkpoints:
         raise BadRequest("checkpoints must be a non-empty list of checkpoint ids or [lon, lat] points")
@@ -95,34 +113,48 @@ def plan_route() -> Response:
                                     or not 0 < max_minutes <= 24 * 60):
         raise BadRequest("max_minutes must be a number of minutes from 1 to 1440, or null")
     start_value = body.get("start")
-    ids_needed = [c for c in checkpoints if by_id] + ([start_value] if isinstance(start_value, int)
-                                                       and not isinstance(start_value, bool) else [])
-    known = _checkpoint_points(campus, ids_needed) if ids_needed else {}
-    points = [known[c] for c in checkpoints] if by_id else [_lonlat(c, "each checkpoint") for c in checkpoints]
     if start_value is None:
         raise BadRequest("start is required: a checkpoint id or [lon, lat]")
-    start = known[start_value] if isinstance(start_value, int) and not isinstance(start_value, bool) \
-        else _lonlat(start_value, "start")
+    start_id = start_value if isinstance(start_value, int) and not isinstance(start_value, bool) else None
+    ids_needed = [c for c in checkpoints if by_id] + ([start_id] if start_id is not None else [])
+    known = _checkpoint_points(campus, ids_needed) if ids_needed else {}
+    points = [known[c] for c in checkpoints] if by_id else [_lonlat(c, "each checkpoint") for c in checkpoints]
+    start = known[start_id] if start_id is not None else _lonlat(start_value, "start")
     speed = current_app.config["DRIVE_SPEED_M_PER_MIN" if mode == "drive" else "WALK_SPEED_M_PER_MIN"]
-    network = campus_network(campus, mode)
+    return PlanRequest(campus, checkpoints, by_id, points, start, start_id, teams, mode,
+                       None if max_minutes is None else float(max_minutes), float(speed))
+
+
+def run_plan(req: PlanRequest) -> TeamPlan:
+    """Plan the request on the campus's network; a start off the network is the caller's mistake (400)."""
+    network = campus_network(req.campus, req.mode)
     try:
-        plan = plan_teams(network, start, points, teams, speed_m_per_min=speed, max_minutes=max_minutes)
+        return plan_teams(network, req.start, req.points, req.teams, speed_m_per_min=req.speed_m_per_min,
+                          max_minutes=req.max_minutes)
     except RoutingError as exc:
         raise BadRequest("the start cannot be used: %(reason)s", reason=str(exc)) from None
 
-    def name(index: int) -> Any:
-        return checkpoints[index] if by_id else index
 
+def plan_collection(req: PlanRequest, plan: TeamPlan, **extra: Any) -> str:
+    """The plan as the documented GeoJSON FeatureCollection (one LineString per team with a route)."""
     routes = [r for r in plan.routes if r.geometry is not None]
-    body_out = feature_collection(
+    return feature_collection(
         [r.team for r in routes], [r.geometry for r in routes],
-        [{"team": r.team, "order": [name(i) for i in r.order], "length_m": round(r.length_m, 1),
+        [{"team": r.team, "order": [req.name(i) for i in r.order], "length_m": round(r.length_m, 1),
           "duration_min": round(r.duration_min, 1), "legs_m": [round(x, 1) for x in r.legs_m]} for r in routes],
-        numberMatched=len(routes), numberReturned=len(routes), mode=mode, speed_m_per_min=speed,
+        numberMatched=len(routes), numberReturned=len(routes), mode=req.mode, speed_m_per_min=req.speed_m_per_min,
         snap_distance_m=SNAP_DISTANCE_M,
-        unreachable=[{"checkpoint": name(u.index), "reason": u.reason,
+        unreachable=[{"checkpoint": req.name(u.index), "reason": u.reason,
                       "distance_m": None if u.distance_m is None else round(u.distance_m, 1)}
                      for u in plan.unreachable],
-        not_fitted=[name(i) for i in plan.not_fitted],
+        not_fitted=[req.name(i) for i in plan.not_fitted],
+        **extra,
     )
-    return Response(body_out, mimetype="application/geo+json")
+
+
+@bp.post("/routes/plan")
+def plan_route() -> Response:
+    """One closed tour per team; `order` holds checkpoint ids (or input indices for [lon, lat] points)."""
+    body = _json_body(PLAN_FIELDS)
+    req = parse_plan_request(body, _campus_for_write(body))
+    return Response(plan_collection(req, run_plan(req)), mimetype="application/geo+json")
