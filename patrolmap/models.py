@@ -300,9 +300,11 @@ class PatrolRoute(Base):
 
 
 class CheckpointTag(Base):
-    """The secret on a checkpoint's printed QR plaque; scanning it proves the officer stood there.
+    """The token on a checkpoint's printed QR plaque; scanning it shows the officer stood there.
 
-    Only the SHA-256 is stored; reprinting a plaque issues a new token and retires the old one.
+    Kept in clear, unlike passwords and API tokens: it is printed on a plaque on a public wall and
+    grants nothing by itself (a check-in also needs a signed-in officer on shift), and the sheet
+    must be reprintable. Reissuing a tag (a plaque lost or copied) retires the old token.
     """
 
     __tablename__ = "checkpoint_tags"
@@ -310,7 +312,7 @@ class CheckpointTag(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"), index=True)
     campus_id: Mapped[int] = mapped_column(ForeignKey("campuses.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -22,7 +22,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('checkpoint_id', sa.Integer(), nullable=False),
     sa.Column('campus_id', sa.Integer(), nullable=False),
-    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('token', sa.String(length=64), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
     sa.Column('created_at', patrolmap.geotypes.UTCDateTime(), nullable=False),
     sa.Column('retired_at', patrolmap.geotypes.UTCDateTime(), nullable=True),
@@ -30,7 +30,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['checkpoint_id'], ['checkpoints.id'],
                             name=op.f('fk_checkpoint_tags_checkpoint_id_checkpoints')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_checkpoint_tags')),
-    sa.UniqueConstraint('token_hash', name=op.f('uq_checkpoint_tags_token_hash'))
+    sa.UniqueConstraint('token', name=op.f('uq_checkpoint_tags_token'))
     )
     with op.batch_alter_table('checkpoint_tags', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_checkpoint_tags_campus_id'), ['campus_id'], unique=False)
