@@ -200,8 +200,14 @@ def cap_groups(dist: np.ndarray, groups: list[list[int]], cap_m: float) -> tuple
 
 def plan_teams(network: RoutingNetwork, start: Sequence[float], points: Sequence[Sequence[float]], teams: int = 1,
                *, speed_m_per_min: float | None = None, max_minutes: float | None = None,
-               snap_distance_m: float = SNAP_DISTANCE_M, seed: int = 0, time_budget_s: float = 1.0) -> TeamPlan:
-    """Routes for `teams` teams from `start` (lon/lat) covering every reachable point, min-max balanced."""
+               snap_distance_m: float = SNAP_DISTANCE_M, seed: int = 0, time_budget_s: float = 0.8) -> TeamPlan:
+    """Routes for `teams` teams from `start` (lon/lat) covering every reachable point, min-max balanced.
+
+    `time_budget_s` bounds the search as a whole (snapping and the distance matrix included): with
+    several teams, 60% of what is left after the matrix goes to balancing the groups and the rest
+    to polishing each team's tour, so a plan answers in about the same time whatever K is.
+    """
+    started = time.perf_counter()
     if teams < 1:
         raise ValueError("teams must be at least 1")
     if speed_m_per_min is None:
@@ -213,19 +219,21 @@ def plan_teams(network: RoutingNetwork, start: Sequence[float], points: Sequence
     matrix = distance_matrix(snapped.graph, [snapped.start] + [snapped.nodes[p] for p in indices])
     g = snapped.graph
     xy = np.array([[g.nodes[n]["x"], g.nodes[n]["y"]] for n in matrix.nodes]).reshape(-1, 2)
-    groups = balance_groups(matrix.dist, xy, teams, time_budget_s=time_budget_s)
+    left = max(0.05, time_budget_s - (time.perf_counter() - started))
+    groups = balance_groups(matrix.dist, xy, teams, time_budget_s=0.6 * left if teams > 1 else 0.0)
     not_fitted: list[int] = []
     if max_minutes is not None:
         groups, nf = cap_groups(matrix.dist, groups, max_minutes * speed_m_per_min)
         not_fitted = [indices[m - 1] for m in nf]
     routes: list[TeamRoute] = []
+    busy = max(1, sum(1 for group in groups if group))
+    per_team = max(0.02, time_budget_s - (time.perf_counter() - started)) / busy
     for t, group in enumerate(groups, start=1):
         if not group:
             routes.append(TeamRoute(t, [], 0.0, 0.0, None))
             continue
         pos = [0, *sorted(group)]
-        order, cost = solve_tour(matrix.dist[np.ix_(pos, pos)], seed=seed,
-                                 time_budget_s=time_budget_s / max(1, teams))
+        order, cost = solve_tour(matrix.dist[np.ix_(pos, pos)], seed=seed, time_budget_s=per_team)
         tour = [pos[k] for k in order]
         geometry = route_geometry(network, g, matrix, tour)
         routes.append(TeamRoute(t, [indices[m - 1] for m in tour[1:]], float(cost), float(cost) / speed_m_per_min,
