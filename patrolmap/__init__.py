@@ -69,7 +69,10 @@ def register_blueprints(app: Flask) -> None:
         evidence,
         hotspots_api,
         pages,
+        patrol_exec,
+        patrol_select_api,
         routes_api,
+        saved_routes_api,
         tiles,
     )
     from patrolmap.web.auth import register_auth
@@ -83,10 +86,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(dutyposts_api.bp)
     app.register_blueprint(compare_api.bp)
     app.register_blueprint(routes_api.bp)
+    app.register_blueprint(saved_routes_api.bp)
+    app.register_blueprint(patrol_select_api.bp)
     app.register_blueprint(analysis_api.bp)
     app.register_blueprint(evidence.bp)
     app.register_blueprint(hotspots_api.bp)
     app.register_blueprint(tiles.bp)
+    app.register_blueprint(patrol_exec.bp)
 
 
 def register_commands(app: Flask) -> None:

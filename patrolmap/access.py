@@ -16,6 +16,10 @@ EVERY_ROLE = frozenset(ROLES)
 MAP_READ = "map_read"
 ADMIN = frozenset({"admin"})
 TRAFFIC_WRITE = frozenset({"admin", "traffic_staff"})
+PATROL_LEAD = frozenset({"admin", "patrol_lead"})
+PATROL_WALK = frozenset({"admin", "patrol_lead", "patrol_officer"})
+PATROL_READ = frozenset({"admin", "patrol_lead", "patrol_officer"})
+PATROL_WRITE = frozenset({"admin", "patrol_lead"})
 # Who sees plates and reporters; everyone else sees plates masked (陕A·***12) and no reporter.
 SEES_PERSONAL_DATA = frozenset({"admin", "traffic_staff", "patrol_lead", "grid_officer"})
 
@@ -41,6 +45,16 @@ RULES: dict[tuple[str, str], str | frozenset[str]] = {
     ("dutyposts.create_duty_posts", "POST"): frozenset({"admin", "traffic_staff"}),
     ("compare.compare_periods", "GET"): EVERY_ROLE,
     ("routes.plan_route", "POST"): frozenset({"admin", "patrol_lead"}),
+    # Saved patrol routes (patrolmap/web/saved_routes_api.py): officers read the routes they walk; leads plan them.
+    ("saved_routes.list_saved_routes", "GET"): PATROL_READ,
+    ("saved_routes.read_saved_route", "GET"): PATROL_READ,
+    ("saved_routes.saved_route_gpx", "GET"): PATROL_READ,
+    ("saved_routes.saved_route_geojson", "GET"): PATROL_READ,
+    ("saved_routes.saved_route_sheet", "GET"): PATROL_READ,
+    ("saved_routes.create_saved_route", "POST"): PATROL_WRITE,
+    ("saved_routes.update_saved_route", "PUT"): PATROL_WRITE,
+    ("saved_routes.delete_saved_route", "DELETE"): PATROL_WRITE,
+    ("patrol_select.candidates", "GET"): frozenset({"admin", "patrol_lead"}),  # stops by building kind and zone
     # Traffic analysis reads violations: every role, never the public view (MAP_READ would let it in);
     # one plate's history is a look-up of personal data.
     ("analysis.hotspots", "GET"): EVERY_ROLE,
@@ -66,6 +80,16 @@ RULES: dict[tuple[str, str], str | frozenset[str]] = {
     ("hotspots.create", "POST"): TRAFFIC_WRITE,
     ("hotspots.update", "PUT"): TRAFFIC_WRITE,
     ("hotspots.delete", "DELETE"): TRAFFIC_WRITE,
+    # Patrol execution (巡更): officers check in and share tracks on shift and read their route's shift
+    # (their own track only); leads print plaques, reissue them and read every report.
+    ("patrol_exec.checkin_page", "GET"): PATROL_WALK,
+    ("patrol_exec.walk_page", "GET"): PATROL_WALK,
+    ("patrol_exec.create_checkin", "POST"): PATROL_WALK,
+    ("patrol_exec.post_track", "POST"): PATROL_WALK,
+    ("patrol_exec.shift_report", "GET"): PATROL_WALK,
+    ("patrol_exec.qr_sheet", "GET"): PATROL_LEAD,
+    ("patrol_exec.reissue_tag", "POST"): PATROL_LEAD,
+    ("patrol_exec.missed_report", "GET"): PATROL_LEAD,
 }
 
 

@@ -75,6 +75,9 @@ def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> di
         # Patrol speeds for route durations: walking and vehicle patrols, metres per minute.
         "WALK_SPEED_M_PER_MIN": float(env.get("PATROLMAP_WALK_SPEED_M_PER_MIN", "80")),
         "DRIVE_SPEED_M_PER_MIN": float(env.get("PATROLMAP_DRIVE_SPEED_M_PER_MIN", "250")),
+        # The address people reach patrolmap at (https://patrol.example.edu), for the URLs printed in QR
+        # plaques; unset, the address of the request that prints them.
+        "PUBLIC_URL": env.get("PATROLMAP_PUBLIC_URL") or None,
         "LOGIN_LIMIT_PER_ACCOUNT": 5,
         "LOGIN_LIMIT_PER_ADDRESS": 20,
         "API_DEFAULT_LIMIT": 1000,

@@ -116,6 +116,9 @@ class MapOptions:
     texts: dict[str, str] = field(default_factory=dict)
     # The traffic staff's analysis tools (violations.js), when the page offers them.
     tools: dict[str, Any] | None = None
+    # The patrol lead's route planning (patrol.js) and shift view (patrol_shifts.js), on /patrol.
+    patrol_tools: dict[str, Any] | None = None
+    patrol_shifts: dict[str, Any] | None = None
 
 
 class ApiLayer(FoliumLayer):
@@ -255,6 +258,10 @@ def build_map(views: Sequence[LayerView], options: MapOptions) -> folium.Map:
         }).add_to(m)
     if options.tools:
         ScriptCall("violationTools", options.tools).add_to(m)
+    if options.patrol_tools:
+        ScriptCall("patrolTools", options.patrol_tools).add_to(m)
+    if options.patrol_shifts:
+        ScriptCall("patrolShifts", options.patrol_shifts).add_to(m)
     if options.bounds:
         x0, y0, x1, y1 = options.bounds
         m.fit_bounds([[y0, x0], [y1, x1]])

@@ -61,7 +61,7 @@ VALUE_LABELS = {
     "road": N_("road"), "service": N_("service road"), "footway": N_("footway"), "steps": N_("steps"),
     "cycleway": N_("cycleway"), "track": N_("track"), "public": N_("public"), "private": N_("private"),
     # checkpoints
-    "office": N_("office"), "parking": N_("parking"),
+    "office": N_("office"), "parking": N_("parking"), "patrol_point": N_("patrol point"),
     # chargers
     "car": N_("car"), "ebike": N_("e-bike"), "existing": N_("existing"), "planned": N_("planned"),
     # violations
@@ -78,9 +78,11 @@ AUDIT_ACTIONS = {
     "create": N_("created"), "update": N_("changed"), "delete": N_("deleted"), "import": N_("imported"),
     "transition": N_("status changed"), "photo": N_("photo added"), "purge": N_("personal data purged"),
     "revoke": N_("revoked"),
+    "reissue": N_("reissued"),
 }
 # Audit entries about things that are not map layers.
-AUDIT_SUBJECTS = {"users": N_("users"), "api-tokens": N_("API tokens")}
+AUDIT_SUBJECTS = {"users": N_("users"), "api-tokens": N_("API tokens"), "patrol_routes": N_("patrol routes"),
+                  "checkpoint-tags": N_("QR plaques")}
 
 PAGE_TITLES = {
     "overview": N_("Overview"),

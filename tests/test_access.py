@@ -39,6 +39,11 @@ BODIES = {("api.record_violation", "POST"): {"campus": "mini", "lon": 116.3512, 
 QUERY["analysis.plate_history"] = "?plate=京A12345"
 BODIES[("analysis.suggest_duty_posts", "POST")] = {"campus": "mini", "k": 1, "hours": "07:00-09:00"}
 
+# Saved patrol routes (patrolmap/web/saved_routes_api.py): no such route, so 404 when allowed.
+URL_ARGS["route_id"] = 1
+# Patrol execution (patrolmap/web/patrol_exec.py): a plaque token and a shift date that match nothing.
+URL_ARGS.update(checkpoint_id=1, token="no-such-token", shift_date="2026-11-23")
+
 
 def routes(app: Flask) -> list[tuple[str, str, str]]:
     """(endpoint, method, url) for every route the app serves."""

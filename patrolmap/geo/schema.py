@@ -20,7 +20,7 @@ VIOLATION_KINDS = ("fire_lane", "entrance", "no_parking", "zombie", "other")
 VIOLATION_STATUSES = ("open", "notified", "towed", "resolved", "void")
 # Marked hotspots: watched for no-parking, watched for fire lanes, a peak-hour post's area, a tow-away zone.
 HOTSPOT_KINDS = ("no_parking_watch", "fire_lane_watch", "peak_hour_post", "tow_away_zone")
-CHECKPOINT_KINDS = ("gate", "dorm", "lab", "canteen", "teaching", "office", "parking", "other")
+CHECKPOINT_KINDS = ("gate", "dorm", "lab", "canteen", "teaching", "office", "parking", "patrol_point", "other")
 
 POLYGONAL = ("Polygon", "MultiPolygon")
 LINEAR = ("LineString",)

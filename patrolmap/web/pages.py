@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, current_app, g, render_template, request, url_for
 from flask_babel import gettext
+from sqlalchemy import select
 
 from patrolmap.access import allowed, rule_for
 from patrolmap.errors import NotFound
 from patrolmap.extensions import db
+from patrolmap.geo.kinds import KINDS as BUILDING_KINDS
 from patrolmap.geo.schema import VIOLATION_KINDS
 from patrolmap.layers import LAYERS
 from patrolmap.maps import (
@@ -22,7 +25,7 @@ from patrolmap.maps import (
     render_parts,
     with_nonce,
 )
-from patrolmap.models import Campus
+from patrolmap.models import Campus, Checkpoint, GridZone
 from patrolmap.store import campus_extent, list_campuses
 from patrolmap.transitions import TRANSITIONS
 from patrolmap.web.api import scoped_campus
@@ -40,11 +43,13 @@ class Page:
     layers_on: tuple[str, ...]
     record_violations: bool = False
     analysis_tools: bool = False
+    patrol_tools: bool = False  # the patrol lead's route planning and shift view (patrol.js, patrol_shifts.js)
 
 
 PAGES: dict[str, Page] = {
     "overview": Page(PAGE_TITLES["overview"], tuple(LAYERS), record_violations=True),
-    "patrol": Page(PAGE_TITLES["patrol"], ("buildings", "paths", "checkpoints", "grid-zones", "duty-posts")),
+    "patrol": Page(PAGE_TITLES["patrol"], ("buildings", "paths", "checkpoints", "grid-zones", "duty-posts"),
+                   patrol_tools=True),
     "violations": Page(PAGE_TITLES["violations"], ("buildings", "paths", "parking-lots", "violations", "duty-posts"),
                        record_violations=True, analysis_tools=True),
     "chargers": Page(PAGE_TITLES["chargers"], ("buildings", "paths", "parking-lots", "chargers")),
@@ -72,6 +77,20 @@ MAP_TEXTS = (
     N_("Add an evidence photo"), N_("(plate not shown)"),
     N_("Before: %(before)s violations in %(before_days)s days; after: %(after)s in %(after_days)s days"),
     N_("%(before)s before, %(after)s after"),
+    # patrol.js
+    N_("Point %(n)s"), N_("remove"), N_("Add to route"), N_("Start here"), N_("Start"), N_("start: %(name)s"),
+    N_("already a stop"), N_("Click the map where the start is"), N_("Pick on the map"), N_("Stop picking"),
+    N_("choose a start first"), N_("add at least one stop"), N_("Team %(team)s"), N_("Total"),
+    N_("%(length)s m"), N_("%(minutes)s min"), N_("not reachable: %(reason)s"),
+    N_("does not fit within the maximum duration"), N_("covered"), N_("not covered"), N_("teams %(teams)s"),
+    N_("violation hotspot near %(building)s (%(count)s violations)"),
+    N_("violation hotspot (%(count)s violations)"), N_("building %(id)s"),
+    N_("%(buildings)s buildings, %(checkpoints)s checkpoints"), N_("Add the buildings (%(count)s)"),
+    N_("Add the checkpoints (%(count)s)"), N_("no visit point: %(reason)s"), N_("choose kinds or zones"),
+    N_("none"), N_("Saved."), N_("Load"), N_("Delete"), N_("Route sheet"), N_("Delete the route %(name)s?"),
+    N_("no saved routes"), N_("editing %(name)s (version %(version)s)"), N_("name the route"),
+    N_("%(stops)s stops · %(length)s m"), N_("checkpoint %(id)s"),
+    N_("visited at the nearest path, %(distance)s m away"), N_("%(distance)s m"),
 )
 
 
@@ -144,6 +163,52 @@ def analysis_tools(campus: Campus) -> dict[str, object]:
     }
 
 
+def can_plan() -> bool:
+    """Offer route planning (and the shift view beside it) only to those the access table lets plan."""
+    user = g.get("user")
+    return user is not None and allowed(rule_for("routes.plan_route", "POST"), user.role_set)
+
+
+START_KINDS = ("office", "gate")  # where a patrol sets out from: the security office or a gate
+
+
+def patrol_tools(campus: Campus) -> dict[str, Any]:
+    """Where patrol.js finds the planning and saved-route APIs (paths fixed by their contract).
+
+    Nothing stored goes in here: Folium parses the rendered script as a template again, so a
+    name holding template syntax would break the page (or worse). Names reach the page through
+    patrol_choices and the Jinja template, escaped.
+    """
+    return {
+        "campus": campus.slug, "planUrl": url_for("routes.plan_route"),
+        "candidatesUrl": url_for("patrol_select.candidates"),
+        "routesUrl": "/api/routes", "routeUrl": "/api/routes/{id}", "gpxUrl": "/api/routes/{id}.gpx",
+        "geojsonUrl": "/api/routes/{id}.geojson", "sheetUrl": "/patrol/routes/{id}/sheet",
+        "nearM": 50, "maxNearM": 500, "maxTeams": 20,
+    }
+
+
+def patrol_choices(campus: Campus, values: dict[str, str]) -> dict[str, Any]:
+    """The planning panel's choices: starts (the office, the gates), grid zones, building kinds."""
+    starts = db.session.execute(select(Checkpoint.id, Checkpoint.name, Checkpoint.kind, Checkpoint.geom).where(
+        Checkpoint.campus_id == campus.id, Checkpoint.kind.in_(START_KINDS)).order_by(Checkpoint.kind.desc(),
+                                                                                      Checkpoint.name)).all()
+    zones = db.session.execute(select(GridZone.id, GridZone.name).where(GridZone.campus_id == campus.id)
+                               .order_by(GridZone.id)).all()
+    return {
+        "starts": [{"id": i, "name": n, "kind": k, "lon": geom.x, "lat": geom.y} for i, n, k, geom in starts],
+        "zones": [{"id": i, "name": n} for i, n in zones],
+        "kinds": [[k, values.get(k, k)] for k in BUILDING_KINDS],
+    }
+
+
+def shift_tools(campus: Campus) -> dict[str, Any]:
+    """The shift view's config (patrol_shifts.js), from the module that serves its API."""
+    from patrolmap.web.patrol_exec import shift_tool_config
+
+    return shift_tool_config(campus)
+
+
 def can_record() -> bool:
     """Offer the record form only to those the access table lets record."""
     user = g.get("user")
@@ -172,13 +237,17 @@ def page(page_id: str) -> str:
         record_url=url_for("api.record_violation") if spec.record_violations and campus and can_record() else None,
         labels=labels, titles=titles, values=values, texts=texts,
         tools=analysis_tools(campus) if spec.analysis_tools and campus else None,
+        patrol_tools=patrol_tools(campus) if spec.patrol_tools and campus and can_plan() else None,
+        patrol_shifts=shift_tools(campus) if spec.patrol_tools and campus and can_plan() else None,
     )
     parts = render_parts(build_map(views, options))
     nonce = csp_nonce()
     parts = MapParts(with_nonce(parts.header, nonce), with_nonce(parts.html, nonce), parts.script)
     return render_template("map_page.html", page=spec, page_id=page_id, pages=visible_pages(), campus=campus,
                            campuses=campuses, map_parts=parts, tools=options.tools, can_edit=can_record(),
-                           violation_kinds=[(k, values[k]) for k in VIOLATION_KINDS])
+                           violation_kinds=[(k, values[k]) for k in VIOLATION_KINDS],
+                           patrol_tools=options.patrol_tools, patrol_shifts=options.patrol_shifts,
+                           patrol_choices=patrol_choices(campus, values) if options.patrol_tools else None)
 
 
 for _page_id, _url in PAGE_URLS.items():

@@ -6,11 +6,14 @@ patrol lead trying variants gets each answer in well under a second.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import geopandas as gpd
+import numpy as np
 from flask import Blueprint, Response, current_app
 from sqlalchemy import func, select
 
@@ -18,13 +21,15 @@ from patrolmap.errors import BadRequest
 from patrolmap.extensions import db
 from patrolmap.geojson import feature_collection
 from patrolmap.models import Campus, Checkpoint, PathSegment
+from patrolmap.routing.coverage import DEFAULT_NEAR_M, MAX_NEAR_M, route_coverage
 from patrolmap.routing.network import SNAP_DISTANCE_M, RoutingError, RoutingNetwork, build_network
 from patrolmap.routing.teams import TeamPlan, plan_teams
 from patrolmap.store import layer_frame
 from patrolmap.web.api import _campus_for_write, _json_body
 
 bp = Blueprint("routes", __name__, url_prefix="/api")
-PLAN_FIELDS = {"campus", "checkpoints", "start", "teams", "mode", "max_minutes"}
+# hotspots: also visit the current violation hotspots; near_m: what counts as passed in "coverage".
+PLAN_FIELDS = {"campus", "checkpoints", "start", "teams", "mode", "max_minutes", "hotspots", "near_m"}
 MAX_CHECKPOINTS = 300
 MAX_TEAMS = 20
 
@@ -85,9 +90,13 @@ class PlanRequest:
     mode: str
     max_minutes: float | None
     speed_m_per_min: float
+    # Stops added by the server after the given checkpoints (hotspots), named by these strings.
+    extra_names: list[str] = field(default_factory=list)
 
     def name(self, index: int) -> Any:
-        """How a checkpoint is named in answers: its id, or its index in the input list."""
+        """How a stop is named in answers: its checkpoint id, its index in the input list, or an added stop's name."""
+        if index >= len(self.checkpoints):
+            return self.extra_names[index - len(self.checkpoints)]
         return self.checkpoints[index] if self.by_id else index
 
 
@@ -131,8 +140,10 @@ def run_plan(req: PlanRequest) -> TeamPlan:
     try:
         return plan_teams(network, req.start, req.points, req.teams, speed_m_per_min=req.speed_m_per_min,
                           max_minutes=req.max_minutes)
-    except RoutingError as exc:
-        raise BadRequest("the start cannot be used: %(reason)s", reason=str(exc)) from None
+    except RoutingError:
+        # The one routing error a request can cause; said here so that it is said in the caller's language.
+        raise BadRequest("the start cannot be used: it is farther than %(max)s m from the path network",
+                         max=f"{SNAP_DISTANCE_M:.0f}") from None
 
 
 def plan_collection(req: PlanRequest, plan: TeamPlan, **extra: Any) -> str:
@@ -152,9 +163,85 @@ def plan_collection(req: PlanRequest, plan: TeamPlan, **extra: Any) -> str:
     )
 
 
+def current_hotspots(campus: Campus) -> gpd.GeoDataFrame:
+    """The campus's hotspots a patrol may be sent past: the computed ones and the marked ones.
+
+    Computed: the top hot cells (Gi*, 90 % confidence or more) of the hotspot API's default
+    window (every live violation, 50 m cells), exactly the list /violations shows. Marked: the
+    live polygons of the "hotspots" layer. Each has a `stop` name used in plan answers
+    ("hotspot:q,r" or "marked:id"), where it is visited (its centre; planning snaps it onto the
+    network) and its area (the hexagon, or the marked polygon) for coverage.
+    """
+    from patrolmap.analysis.hotspots import DEFAULT_CELL_M
+    from patrolmap.analysis.timewindow import TimeFilter
+    from patrolmap.web.analysis_api import _calendar, _hotspots, _violations
+
+    rows: list[dict[str, Any]] = []
+    geoms: list[Any] = []
+    table = _violations(campus.id, TimeFilter(), _calendar(), ["lon", "lat", "local_hour"])
+    if len(table):
+        result = _hotspots(campus, table, DEFAULT_CELL_M)
+        for top in result.top:
+            geoms.append(result.grid.polygons_lonlat(np.array([top["q"]]), np.array([top["r"]]))[0])
+            key = f"{top['q']},{top['r']}"
+            rows.append({"stop": f"hotspot:{key}", "source": "computed", "id": None, "key": key, "name": None,
+                         "building": top.get("building"), "count": top["count"], "lon": round(top["lon"], 7),
+                         "lat": round(top["lat"], 7)})
+    marked = layer_frame(db.session, "hotspots", campus_id=campus.id)
+    for hotspot_id, name, geom in zip(marked["id"], marked["name"], marked.geometry, strict=True):
+        centre = geom.centroid if geom.centroid.within(geom) else geom.representative_point()
+        geoms.append(geom)
+        rows.append({"stop": f"marked:{int(hotspot_id)}", "source": "marked", "id": int(hotspot_id), "key": None,
+                     "name": name, "building": None, "count": None, "lon": round(centre.x, 7),
+                     "lat": round(centre.y, 7)})
+    columns = ["stop", "source", "id", "key", "name", "building", "count", "lon", "lat"]
+    return gpd.GeoDataFrame(rows, columns=columns, geometry=geoms, crs="EPSG:4326")
+
+
+def _near_m(body: dict[str, Any]) -> float:
+    value = body.get("near_m", DEFAULT_NEAR_M)
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or not 0 <= value <= MAX_NEAR_M):
+        raise BadRequest("near_m must be a number of metres from 0 to %(max)s", max=int(MAX_NEAR_M))
+    return float(value)
+
+
+def plan_coverage(req: PlanRequest, plan: TeamPlan, near_m: float,
+                  hotspots: gpd.GeoDataFrame | None = None) -> dict[str, Any]:
+    """Grid zones and buildings the routes pass within near_m, and which hotspots they cover."""
+    routes = {r.team: r.geometry for r in plan.routes}
+    zones = layer_frame(db.session, "grid-zones", campus_id=req.campus.id)
+    buildings = layer_frame(db.session, "buildings", campus_id=req.campus.id)
+    if len(buildings):
+        named = buildings["name"].where(buildings["name"].notna(), buildings["name_en"])
+        buildings = buildings.assign(name=named.astype(object).where(named.notna(), None))
+    if hotspots is None:
+        hotspots = current_hotspots(req.campus)
+    found = route_coverage(routes, near_m=near_m, zones=zones, buildings=buildings,
+                           hotspots=hotspots)
+    found["near_m"] = near_m if not float(near_m).is_integer() else int(near_m)
+    return found
+
+
 @bp.post("/routes/plan")
 def plan_route() -> Response:
-    """One closed tour per team; `order` holds checkpoint ids (or input indices for [lon, lat] points)."""
+    """One closed tour per team; `order` holds checkpoint ids (or input indices for [lon, lat] points).
+
+    With "hotspots": true the current hotspots (current_hotspots) are added as stops, named
+    "hotspot:q,r" or "marked:id" in order, unreachable and not_fitted. Every answer says what
+    the routes pass within "near_m" metres (default 50) under "coverage".
+    """
     body = _json_body(PLAN_FIELDS)
+    want_hotspots = body.get("hotspots", False)
+    if not isinstance(want_hotspots, bool):
+        raise BadRequest("hotspots must be true or false")
+    near_m = _near_m(body)
     req = parse_plan_request(body, _campus_for_write(body))
-    return Response(plan_collection(req, run_plan(req)), mimetype="application/geo+json")
+    hotspots = current_hotspots(req.campus)
+    if want_hotspots and len(hotspots):
+        req = dataclasses.replace(
+            req, points=[*req.points, *zip(hotspots["lon"].astype(float), hotspots["lat"].astype(float), strict=True)],
+            extra_names=list(hotspots["stop"]))
+    plan = run_plan(req)
+    coverage = plan_coverage(req, plan, near_m, hotspots)
+    return Response(plan_collection(req, plan, coverage=coverage), mimetype="application/geo+json")

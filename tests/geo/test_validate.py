@@ -91,7 +91,7 @@ def test_every_problem_is_listed_with_index_id_and_field() -> None:
         "checkpoints: feature 2 (id e): geometry: missing geometry",
         "checkpoints: feature 3 (id l): geometry: LineString is not allowed here; expected Point",
         "checkpoints: feature 4 (id k): kind: unknown value 'castle'; expected one of "
-        "gate, dorm, lab, canteen, teaching, office, parking, other",
+        "gate, dorm, lab, canteen, teaching, office, parking, patrol_point, other",
         "checkpoints: feature 5 (id n): name: is required",
     ]
 
