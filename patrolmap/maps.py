@@ -7,6 +7,9 @@ KB however many violations are stored. Nothing here imports Flask or the databas
 
 from __future__ import annotations
 
+import json
+import re
+
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -195,13 +198,18 @@ class BasemapLayer(FoliumLayer):
         self.config = {"crs": basemap.crs, "layers": layers}
 
 
+# JSON string literals, and the characters inside them that Jinja or HTML would act on.
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_INERT = {ord(c): f"\\u{ord(c):04x}" for c in "{}%#<>&'"}
+
+
 class ScriptCall(MacroElement):
     """A call into patrolmap.js with the map and a JSON config."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            patrolmap.{{ this.function }}({{ this._parent.get_name() }}, {{ this.config|tojson }});
+            patrolmap.{{ this.function }}({{ this._parent.get_name() }}, {{ this.config_json }});
         {% endmacro %}
         """
     )
@@ -211,6 +219,17 @@ class ScriptCall(MacroElement):
         self._name = "ScriptCall"
         self.function = function
         self.config = config
+
+    @property
+    def config_json(self) -> str:
+        """The config as JSON that is inert both in HTML and in Jinja.
+
+        branca compiles a figure's rendered script once more as a Jinja template, so a string
+        holding "{{" or "{%" (a name typed by a user) would be evaluated on the server. Inside
+        JSON strings every brace, angle bracket, ampersand and quote is written as a \\u escape,
+        which JavaScript reads back as the same text.
+        """
+        return _STRING.sub(lambda m: m.group(0).translate(_INERT), json.dumps(self.config, ensure_ascii=True))
 
 
 def legend_html(layers: Sequence[Layer], title: str, *, titles: dict[str, str] | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -11,7 +12,7 @@ from patrolmap.assets import remote_urls
 from patrolmap.extensions import db
 from patrolmap.importing import load_geodata
 from patrolmap.layers import LAYERS
-from patrolmap.maps import LayerView, MapOptions, build_map, legend_html, render_parts
+from patrolmap.maps import LayerView, MapOptions, ScriptCall, build_map, legend_html, render_parts
 from patrolmap.web.pages import PAGE_URLS
 
 from .conftest import DATA
@@ -38,6 +39,18 @@ def test_map_holds_every_layer_with_its_style_and_no_data() -> None:
     assert '"type": "Feature"' not in parts.script
     assert remote_urls(parts.header) == []
     assert "fitBounds" in parts.script and "[[39.99, 116.34], [40.01, 116.36]]" in parts.script
+
+
+def test_script_call_config_is_inert_in_jinja_and_html() -> None:
+    """branca compiles the rendered script again as a template: user text must not be evaluated there."""
+    hostile = "{{ 7*7 }} {% for x in range(3) %}x{% endfor %} {# c #} </script><b>it's</b> \\ \"q\""
+    m = build_map(views(set()), MapOptions(bounds=None))
+    ScriptCall("probe", {"name": hostile, "nested": {"list": [hostile]}}).add_to(m)
+    script = render_parts(m).script
+    call = re.search(r"patrolmap\.probe\(\w+, (.*)\);", script)
+    assert call is not None
+    assert json.loads(call.group(1)) == {"name": hostile, "nested": {"list": [hostile]}}
+    assert "49" not in call.group(1) and "xxx" not in call.group(1) and "</script>" not in call.group(1)
 
 
 def test_legend_escapes_text() -> None:
