@@ -64,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
         admin,
         analysis_api,
         api,
+        chargers_api,
         compare_api,
         dutyposts_api,
         evidence,
@@ -93,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(hotspots_api.bp)
     app.register_blueprint(tiles.bp)
     app.register_blueprint(patrol_exec.bp)
+    app.register_blueprint(chargers_api.bp)
 
 
 def register_commands(app: Flask) -> None:

@@ -20,6 +20,7 @@ PATROL_LEAD = frozenset({"admin", "patrol_lead"})
 PATROL_WALK = frozenset({"admin", "patrol_lead", "patrol_officer"})
 PATROL_READ = frozenset({"admin", "patrol_lead", "patrol_officer"})
 PATROL_WRITE = frozenset({"admin", "patrol_lead"})
+CHARGER_PLAN = frozenset({"admin", "planner"})
 # Who sees plates and reporters; everyone else sees plates masked (陕A·***12) and no reporter.
 SEES_PERSONAL_DATA = frozenset({"admin", "traffic_staff", "patrol_lead", "grid_officer"})
 
@@ -90,6 +91,18 @@ RULES: dict[tuple[str, str], str | frozenset[str]] = {
     ("patrol_exec.qr_sheet", "GET"): PATROL_LEAD,
     ("patrol_exec.reissue_tag", "POST"): PATROL_LEAD,
     ("patrol_exec.missed_report", "GET"): PATROL_LEAD,
+    # EV charger placement (patrolmap/web/chargers_api.py): every role reads coverage and saved scenarios;
+    # planners suggest sites (a POST that changes nothing, but costly), save and delete scenarios and import.
+    ("chargers_api.coverage", "GET"): EVERY_ROLE,
+    ("chargers_api.suggest", "POST"): CHARGER_PLAN,
+    ("chargers_api.list_scenarios", "GET"): EVERY_ROLE,
+    ("chargers_api.create_scenario", "POST"): CHARGER_PLAN,
+    ("chargers_api.read_scenario", "GET"): EVERY_ROLE,
+    ("chargers_api.delete_scenario", "DELETE"): CHARGER_PLAN,
+    ("chargers_api.compare_scenarios", "GET"): EVERY_ROLE,
+    ("chargers_api.scenario_geojson", "GET"): EVERY_ROLE,
+    ("chargers_api.scenario_csv", "GET"): EVERY_ROLE,
+    ("chargers_api.import_chargers", "POST"): CHARGER_PLAN,
 }
 
 

@@ -279,6 +279,30 @@ def _campus_exists(slug: str) -> bool:
     return find_campus(db.session, slug) is not None
 
 
+@click.group("chargers")
+def chargers_group() -> None:
+    """EV charger inventories (issue 8)."""
+
+
+@chargers_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--campus", "slug", help="Campus slug; may be left out when there is only one campus.")
+@click.option("--kind", type=click.Choice(["car", "ebike"]), default="car", show_default=True,
+              help="Kind of the chargers whose rows do not say.")
+@click.option("--format", "fmt", type=click.Choice(["geojson", "csv"]), help="Default: from the file's extension.")
+@click.option("--encoding", help="Text encoding of a CSV (default: UTF-8 with or without BOM, else GBK).")
+@with_appcontext
+def chargers_import_command(file: Path, slug: str | None, kind: str, fmt: str | None, encoding: str | None) -> None:
+    """Import a charger inventory (GeoJSON or CSV; AFDC fields such as Station Name, EV Level2 EVSE Num)."""
+    from patrolmap.chargers import import_chargers
+
+    slug = slug or _only_campus()
+    fmt = fmt or ("csv" if file.suffix.lower() == ".csv" else "geojson")
+    summary = _run_import(lambda: import_chargers(db.session, get_campus(db.session, slug), file.read_bytes(), fmt,
+                                                  kind=kind, actor="cli", source=file.name, encoding=encoding))
+    _report(summary, verbose=False)
+
+
 @click.command("layers")
 def layers_command() -> None:
     """List the layer ids that every command and the API accept."""
@@ -289,5 +313,5 @@ def layers_command() -> None:
 def register(app: Flask) -> None:
     for command in (load_geodata_command, import_violations_command, export_command, init_db_command,
                     layers_command, create_user_command, create_token_command, revoke_token_command,
-                    purge_personal_data_command):
+                    purge_personal_data_command, chargers_group):
         app.cli.add_command(command)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,6 +121,8 @@ class MapOptions:
     # The patrol lead's route planning (patrol.js) and shift view (patrol_shifts.js), on /patrol.
     patrol_tools: dict[str, Any] | None = None
     patrol_shifts: dict[str, Any] | None = None
+    # The planner's charger placement tools (chargers.js), on /chargers: URLs, slugs and numbers only.
+    charger_tools: dict[str, Any] | None = None
 
 
 class ApiLayer(FoliumLayer):
@@ -281,6 +282,8 @@ def build_map(views: Sequence[LayerView], options: MapOptions) -> folium.Map:
         ScriptCall("patrolTools", options.patrol_tools).add_to(m)
     if options.patrol_shifts:
         ScriptCall("patrolShifts", options.patrol_shifts).add_to(m)
+    if options.charger_tools:
+        ScriptCall("chargerTools", options.charger_tools).add_to(m)
     if options.bounds:
         x0, y0, x1, y1 = options.bounds
         m.fit_bounds([[y0, x0], [y1, x1]])

@@ -362,6 +362,31 @@ class PatrolTrackPoint(Base):
     accuracy_m: Mapped[float | None] = mapped_column(Float)
 
 
+class ChargerScenario(Base):
+    """A planner's saved charger scenario: new sites of one kind on top of the existing chargers.
+
+    `sites` holds the new sites as given ({"lon", "lat", "name", "ports", "power_kw", "candidate"}),
+    `excluded` the candidates marked unsuitable; `summary` is computed by the server at save time
+    (sites, ports, covered share, covered and uncovered demand at `walk_m`), so that scenarios are
+    compared as they were saved. Deletes are soft, like saved patrol routes.
+    """
+
+    __tablename__ = "charger_scenarios"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campus_id: Mapped[int] = mapped_column(ForeignKey("campuses.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    walk_m: Mapped[float] = mapped_column(Float)
+    sites: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    excluded: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 # patrol_officer: walks routes on shift and checks in at checkpoints (巡更).
 ROLES = ("admin", "patrol_lead", "patrol_officer", "traffic_staff", "planner", "grid_officer", "responsible_unit",
          "viewer")

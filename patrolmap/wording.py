@@ -82,7 +82,7 @@ AUDIT_ACTIONS = {
 }
 # Audit entries about things that are not map layers.
 AUDIT_SUBJECTS = {"users": N_("users"), "api-tokens": N_("API tokens"), "patrol_routes": N_("patrol routes"),
-                  "checkpoint-tags": N_("QR plaques")}
+                  "checkpoint-tags": N_("QR plaques"), "charger_scenarios": N_("charger scenarios")}
 
 PAGE_TITLES = {
     "overview": N_("Overview"),

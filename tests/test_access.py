@@ -43,6 +43,8 @@ BODIES[("analysis.suggest_duty_posts", "POST")] = {"campus": "mini", "k": 1, "ho
 URL_ARGS["route_id"] = 1
 # Patrol execution (patrolmap/web/patrol_exec.py): a plaque token and a shift date that match nothing.
 URL_ARGS.update(checkpoint_id=1, token="no-such-token", shift_date="2026-11-23")
+# EV charger placement (patrolmap/web/chargers_api.py): no such scenario, so 404 when allowed.
+URL_ARGS["scenario_id"] = 1
 
 
 def routes(app: Flask) -> list[tuple[str, str, str]]:

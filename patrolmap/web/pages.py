@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, render_template, request, url_for
 from flask_babel import gettext
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
 from patrolmap.access import allowed, rule_for
 from patrolmap.errors import NotFound
@@ -44,6 +45,7 @@ class Page:
     record_violations: bool = False
     analysis_tools: bool = False
     patrol_tools: bool = False  # the patrol lead's route planning and shift view (patrol.js, patrol_shifts.js)
+    charger_tools: bool = False  # the planner's charger coverage, suggestions and scenarios (chargers.js)
 
 
 PAGES: dict[str, Page] = {
@@ -52,7 +54,8 @@ PAGES: dict[str, Page] = {
                    patrol_tools=True),
     "violations": Page(PAGE_TITLES["violations"], ("buildings", "paths", "parking-lots", "violations", "duty-posts"),
                        record_violations=True, analysis_tools=True),
-    "chargers": Page(PAGE_TITLES["chargers"], ("buildings", "paths", "parking-lots", "chargers")),
+    "chargers": Page(PAGE_TITLES["chargers"], ("buildings", "paths", "parking-lots", "chargers"),
+                     charger_tools=True),
     "grid": Page(PAGE_TITLES["grid"], ("buildings", "grid-zones", "checkpoints")),
 }
 PAGE_URLS = {"overview": "/", "patrol": "/patrol", "violations": "/violations", "chargers": "/chargers",
@@ -91,6 +94,21 @@ MAP_TEXTS = (
     N_("no saved routes"), N_("editing %(name)s (version %(version)s)"), N_("name the route"),
     N_("%(stops)s stops · %(length)s m"), N_("checkpoint %(id)s"),
     N_("visited at the nearest path, %(distance)s m away"), N_("%(distance)s m"),
+    # chargers.js
+    N_("%(covered)s of %(total)s demand within %(walk)s m (%(chargers)s chargers)"),
+    N_("%(distance)s m to the nearest charger"), N_("no charger within reach"), N_("demand %(weight)s"),
+    N_("building"), N_("parking lot"), N_("parking lot %(id)s"), N_("Charger coverage"), N_("covered demand"),
+    N_("uncovered demand"), N_("within walking distance of a charger"), N_("suggested new site"),
+    N_("unsuitable"), N_("click to mark it unsuitable"),
+    N_("unsuitable: click to use it again"), N_("penalty"), N_("penalty for %(name)s"), N_("Mark unsuitable"),
+    N_("Use as a candidate again"), N_("Add a candidate on the map"), N_("Stop adding"), N_("Site %(n)s"),
+    N_("covers %(weight)s more demand"), N_("no new site covers more demand"), N_("method: %(method)s"),
+    N_("exact"), N_("heuristic"), N_("greedy"), N_("proven optimal"), N_("gap %(gap)s"), N_("%(ms)s ms"),
+    N_("the target share is out of reach"), N_("target reached"), N_("add a candidate or use the parking lots"),
+    N_("name the scenario"), N_("ask for suggested sites first"), N_("the scenario has no new sites"),
+    N_("%(count)s new sites"), N_("Delete the scenario %(name)s?"), N_("no saved scenarios"),
+    N_("tick at least two scenarios"), N_("Scenario"), N_("Charger kind"), N_("Walking distance (m)"), N_("Sites"),
+    N_("New sites"), N_("Ports"), N_("Covered share"), N_("Covered demand"), N_("Uncovered demand"),
 )
 
 
@@ -188,6 +206,50 @@ def patrol_tools(campus: Campus) -> dict[str, Any]:
     }
 
 
+CHARGERS_API = "/api/chargers"  # paths fixed by the chargers API's contract (patrolmap/web/chargers_api.py)
+CHARGER_WALK_M = (50, 300, 1000)  # the walking distance slider: least, first shown, most (metres)
+CHARGER_MAX_K = 20  # new sites a planner may ask for at once on the page (the API takes up to 50)
+
+
+def can_call(path: str, method: str) -> bool:
+    """Whether the access table lets this caller call the endpoint serving `path` (False when none does).
+
+    Looked up by URL, not by endpoint name, so a page offers a tool only once its API is registered.
+    """
+    user = g.get("user")
+    if user is None:
+        return False
+    try:
+        endpoint, _ = current_app.create_url_adapter(request).match(path, method=method)
+    except HTTPException:
+        return False
+    rule = rule_for(endpoint, method)
+    return rule is not None and allowed(rule, user.role_set)
+
+
+def charger_tools(campus: Campus) -> dict[str, Any] | None:
+    """Where chargers.js finds the coverage, suggestion and scenario APIs, and what this caller may do there.
+
+    Only URLs, the campus slug, numbers and flags: Folium parses the rendered script as a template
+    again, so stored names (scenarios, parking lots) are fetched by the browser, never put in here.
+    None when the caller may not read coverage (or the API is not there).
+    """
+    api = CHARGERS_API
+    if not can_call(f"{api}/coverage", "GET"):
+        return None
+    least, first, most = CHARGER_WALK_M
+    return {
+        "campus": campus.slug, "coverageUrl": f"{api}/coverage", "suggestUrl": f"{api}/suggest",
+        "scenariosUrl": f"{api}/scenarios", "scenarioUrl": f"{api}/scenarios/{{id}}",
+        "compareUrl": f"{api}/scenarios/compare", "geojsonUrl": f"{api}/scenarios/{{id}}.geojson",
+        "csvUrl": f"{api}/scenarios/{{id}}.csv",
+        "lotsUrl": url_for("api.layer_features", layer_id="parking-lots"),
+        "canSuggest": can_call(f"{api}/suggest", "POST"), "canEdit": can_call(f"{api}/scenarios", "POST"),
+        "canList": can_call(f"{api}/scenarios", "GET"),
+        "kind": "car", "walkM": first, "minWalkM": least, "maxWalkM": most, "maxK": CHARGER_MAX_K,
+    }
+
+
 def patrol_choices(campus: Campus, values: dict[str, str]) -> dict[str, Any]:
     """The planning panel's choices: starts (the office, the gates), grid zones, building kinds."""
     starts = db.session.execute(select(Checkpoint.id, Checkpoint.name, Checkpoint.kind, Checkpoint.geom).where(
@@ -239,6 +301,7 @@ def page(page_id: str) -> str:
         tools=analysis_tools(campus) if spec.analysis_tools and campus else None,
         patrol_tools=patrol_tools(campus) if spec.patrol_tools and campus and can_plan() else None,
         patrol_shifts=shift_tools(campus) if spec.patrol_tools and campus and can_plan() else None,
+        charger_tools=charger_tools(campus) if spec.charger_tools and campus else None,
     )
     parts = render_parts(build_map(views, options))
     nonce = csp_nonce()
@@ -247,6 +310,7 @@ def page(page_id: str) -> str:
                            campuses=campuses, map_parts=parts, tools=options.tools, can_edit=can_record(),
                            violation_kinds=[(k, values[k]) for k in VIOLATION_KINDS],
                            patrol_tools=options.patrol_tools, patrol_shifts=options.patrol_shifts,
+                           charger_tools=options.charger_tools,
                            patrol_choices=patrol_choices(campus, values) if options.patrol_tools else None)
 
 

@@ -39,6 +39,15 @@ class Trouble:
         return "\n".join(f"{kind}: {item}" for kind, items in vars(self).items() for item in items)
 
 
+def _superseded(request: Any) -> bool:
+    """A layer request patrolmap.js aborted itself because the view moved on: by design, not a failure.
+
+    Blocked requests fail as net::ERR_FAILED (and are recorded as blocked); only an AbortController
+    gives net::ERR_ABORTED.
+    """
+    return request.failure == "net::ERR_ABORTED" and "/api/layers/" in request.url
+
+
 def watch(page: Any) -> Trouble:
     """Block every request off this machine and record errors and failures."""
     trouble = Trouble()
@@ -54,7 +63,7 @@ def watch(page: Any) -> Trouble:
     page.route("**/*", route)
     page.on("console", lambda msg: msg.type == "error" and trouble.console_errors.append(msg.text))
     page.on("pageerror", lambda exc: trouble.page_errors.append(str(exc)))
-    page.on("requestfailed", lambda req: trouble.failed_requests.append(f"{req.url} ({req.failure})"))
+    page.on("requestfailed", lambda req: _superseded(req) or trouble.failed_requests.append(f"{req.url} ({req.failure})"))
     page.on("response", lambda res: res.status >= 400 and trouble.failed_requests.append(f"{res.url} ({res.status})"))
     return trouble
 
