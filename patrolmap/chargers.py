@@ -747,7 +747,7 @@ def delete_scenario(session: Session, scenario_id: int, *, reason: str | None, a
     scenario.deleted_at = now
     session.add(AuditEntry(actor=actor, action="delete", layer=LAYER, feature_id=scenario_id,
                            campus_id=scenario.campus_id, before={"name": scenario.name, "deleted_at": None},
-                           after={"name": scenario.name, "deleted_at": now.isoformat()}, reason=reason or "deleted"))
+                           after={"name": scenario.name, "deleted_at": now.isoformat()}, reason=reason or None))
 
 
 def saved_weights(scenario: ChargerScenario) -> dict[str, float]:

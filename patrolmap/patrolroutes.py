@@ -491,5 +491,5 @@ def delete_route(session: Session, route_id: int, *, version: int | None, reason
     session.add(AuditEntry(actor=actor, action="delete", layer=LAYER, feature_id=route_id, campus_id=campus_id,
                            before={"name": name, "deleted_at": None},
                            after={"name": name, "deleted_at": now.isoformat()},
-                           reason=reason or "deleted"))
+                           reason=reason or None))
     session.expire_all()
