@@ -378,6 +378,13 @@ def _add_noded(graph: nx.Graph, lines: list[LineString], props: list[tuple[str, 
         u, v = node(piece.coords[0]), node(piece.coords[-1])
         if u == v:
             continue  # a loop adds nothing to shortest paths
+        if graph.has_edge(u, v) or graph.has_edge(v, u):
+            # A second path between the same two nodes (the halves of a ring, a "bubble"): a simple
+            # graph keeps one edge per pair, so split this one at its middle; its halves come later
+            # in this loop and stay in the network for snapping and reach.
+            half = length / 2
+            split.extend([_substring(piece, 0, half), _substring(piece, half, length)])
+            continue
         attrs = {"seg": seg, "kind": kind}
         edges = []
         if fwd or not graph.is_directed():
@@ -385,6 +392,4 @@ def _add_noded(graph: nx.Graph, lines: list[LineString], props: list[tuple[str, 
         if back and graph.is_directed():
             edges.append((v, u, piece.reverse()))
         for a, b, g in edges:
-            if graph.has_edge(a, b) and graph.edges[a, b]["length_m"] <= length:
-                continue
             graph.add_edge(a, b, geometry=g, length_m=length, start=a, **attrs)

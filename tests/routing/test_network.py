@@ -164,3 +164,22 @@ def test_distance_matrix_matches_networkx_dijkstra_on_a_directed_grid() -> None:
                 path = m.paths[i, j]
                 assert path[0] == s and path[-1] == t
                 assert nx.path_weight(net.graph, path, "length_m") == pytest.approx(lengths[t])
+
+
+def test_two_paths_between_the_same_nodes_both_stay_in_the_network() -> None:
+    """A ring path and a detour ("bubble") joining the same two points: no half may be lost."""
+    # A straight 200 m street A-B and a detour A-(0,100)-(200,100)-B of 400 m between the same ends,
+    # and a closed ring of 4 x 50 m hanging off B.
+    lines = [[(0, 0), (200, 0)], [(0, 0), (0, 100), (200, 100), (200, 0)],
+             [(200, 0), (250, 0), (250, 50), (200, 50), (200, 0)]]
+    net = build_network(layer(lines), projection=PROJ)
+    total = sum(d["length_m"] for _, _, d in net.graph.edges(data=True))
+    assert total == pytest.approx(200 + 400 + 200, abs=1e-4)
+    # A point on the top of the detour snaps onto it (0 m away), and is reached along it:
+    # from A up 100 m and along 100 m; a point on the ring's far corner: 200 m + 50 + 50.
+    snapped = net.snap(lonlat((0, 0)), [lonlat((100, 100)), lonlat((250, 50))])
+    assert snapped.snap_distance_m[0] == pytest.approx(0, abs=1e-3)
+    assert snapped.snap_distance_m[1] == pytest.approx(0, abs=1e-3)
+    g = snapped.graph
+    assert nx.shortest_path_length(g, snapped.start, snapped.nodes[0], weight="length_m") == pytest.approx(200)
+    assert nx.shortest_path_length(g, snapped.start, snapped.nodes[1], weight="length_m") == pytest.approx(300)
