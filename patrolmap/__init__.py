@@ -12,6 +12,7 @@ from patrolmap import config as config_module
 from patrolmap.database import configure_engine
 from patrolmap.errors import register_error_handlers
 from patrolmap.extensions import db, migrate
+from patrolmap.hazards import parse_webhooks
 from patrolmap.layers import check_registry
 
 
@@ -21,6 +22,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config_module.from_environment())
     if config:
         app.config.from_mapping(config)
+    app.config["WEBHOOKS"] = parse_webhooks(app.config.get("WEBHOOKS"))  # also when given as a list
     url = config_module.normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
@@ -68,6 +70,8 @@ def register_blueprints(app: Flask) -> None:
         compare_api,
         dutyposts_api,
         evidence,
+        grid_api,
+        hazards_api,
         hotspots_api,
         pages,
         patrol_exec,
@@ -95,6 +99,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(tiles.bp)
     app.register_blueprint(patrol_exec.bp)
     app.register_blueprint(chargers_api.bp)
+    app.register_blueprint(grid_api.bp)
+    app.register_blueprint(hazards_api.bp)
 
 
 def register_commands(app: Flask) -> None:

@@ -6,6 +6,7 @@ table), so a new route cannot ship open by accident.
 
 from __future__ import annotations
 
+from patrolmap.hazards import MOVERS, REPORTERS
 from patrolmap.models import ROLES
 
 PUBLIC = "public"  # anyone, signed in or not
@@ -21,6 +22,9 @@ PATROL_WALK = frozenset({"admin", "patrol_lead", "patrol_officer"})
 PATROL_READ = frozenset({"admin", "patrol_lead", "patrol_officer"})
 PATROL_WRITE = frozenset({"admin", "patrol_lead"})
 CHARGER_PLAN = frozenset({"admin", "planner"})
+# Hazards (patrolmap.hazards): who reports them, and who takes part in the rectification loop.
+HAZARD_REPORT = REPORTERS
+HAZARD_MOVE = MOVERS
 # Who sees plates and reporters; everyone else sees plates masked (陕A·***12) and no reporter.
 SEES_PERSONAL_DATA = frozenset({"admin", "traffic_staff", "patrol_lead", "grid_officer"})
 
@@ -103,6 +107,28 @@ RULES: dict[tuple[str, str], str | frozenset[str]] = {
     ("chargers_api.scenario_geojson", "GET"): EVERY_ROLE,
     ("chargers_api.scenario_csv", "GET"): EVERY_ROLE,
     ("chargers_api.import_chargers", "POST"): CHARGER_PLAN,
+    # Grid zones (patrolmap/web/grid_api.py): every role reads them; admins propose, apply and adjust them and
+    # list the grid officers to assign.
+    ("grid_api.list_zones", "GET"): EVERY_ROLE,
+    ("grid_api.propose", "POST"): ADMIN,
+    ("grid_api.apply_zones", "POST"): ADMIN,
+    ("grid_api.update_zone", "PUT"): ADMIN,
+    ("grid_api.list_officers", "GET"): ADMIN,
+    # Hazards and the rectification loop (patrolmap/web/hazards_api.py): every role reads (a responsible unit
+    # alone only its unit's hazards), reporters report, the loop's roles move them (the state machine and its
+    # zone/unit checks decide which moves), leads delete; every signed-in person reads their notifications.
+    ("hazards_api.report", "POST"): HAZARD_REPORT,
+    ("hazards_api.list_hazards_api", "GET"): EVERY_ROLE,
+    ("hazards_api.read_hazard", "GET"): EVERY_ROLE,
+    ("hazards_api.transition", "POST"): HAZARD_MOVE,
+    ("hazards_api.delete", "DELETE"): PATROL_LEAD,
+    ("hazards_api.upload_photo", "POST"): HAZARD_REPORT | HAZARD_MOVE,
+    ("hazards_api.hazard_photo", "GET"): EVERY_ROLE,
+    ("hazards_api.zone_scorecard", "GET"): EVERY_ROLE,
+    ("hazards_api.all_scorecards", "GET"): EVERY_ROLE,
+    ("hazards_api.notice", "GET"): EVERY_ROLE,
+    ("hazards_api.list_notifications", "GET"): SIGNED_IN,
+    ("hazards_api.read_notification", "POST"): SIGNED_IN,
 }
 
 

@@ -303,6 +303,39 @@ def chargers_import_command(file: Path, slug: str | None, kind: str, fmt: str | 
     _report(summary, verbose=False)
 
 
+@click.group("hazards")
+def hazards_group() -> None:
+    """Hazards and their rectification loop (issue 9)."""
+
+
+@hazards_group.command("remind")
+@click.option("--now", "now_text", help="Act as if it were this time (ISO 8601; UTC without an offset).")
+@with_appcontext
+def hazards_remind_command(now_text: str | None) -> None:
+    """Send the deadline reminders due ("before" and "due"), in the app and to PATROLMAP_WEBHOOKS; run it every
+    few minutes from a timer. Each reminder goes once per hazard and channel; failed webhook calls are retried."""
+    import datetime as dt
+
+    from flask import current_app
+
+    from patrolmap.hazardstore import run_reminders
+
+    now = None
+    if now_text:
+        try:
+            now = dt.datetime.fromisoformat(now_text)
+        except ValueError:
+            _fail(f"--now must be an ISO 8601 time such as 2026-11-23T08:00:00+08:00, not {now_text!r}")
+        now = now.replace(tzinfo=dt.UTC) if now.tzinfo is None else now.astimezone(dt.UTC)  # type: ignore[union-attr]
+    run = run_reminders(db.session, current_app.config, now=now)
+    click.echo(f"in-app notifications: {run.app}; webhook calls: {run.sent} sent, {run.failed} failed "
+               f"({run.retried} retries)")
+    for error in run.errors:
+        click.echo(f"  failed: {error}", err=True)
+    if run.failed:
+        _fail(f"{run.failed} webhook call(s) failed; they are tried again on the next run")
+
+
 @click.command("layers")
 def layers_command() -> None:
     """List the layer ids that every command and the API accept."""
@@ -313,5 +346,5 @@ def layers_command() -> None:
 def register(app: Flask) -> None:
     for command in (load_geodata_command, import_violations_command, export_command, init_db_command,
                     layers_command, create_user_command, create_token_command, revoke_token_command,
-                    purge_personal_data_command, chargers_group):
+                    purge_personal_data_command, chargers_group, hazards_group):
         app.cli.add_command(command)

@@ -7,6 +7,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from patrolmap.hazards import parse_webhooks
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "instance" / "patrolmap.sqlite3"
 
@@ -99,6 +101,11 @@ def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> di
         "MBTILES": env.get("PATROLMAP_MBTILES", ""),
         "MBTILES_CRS": env.get("PATROLMAP_MBTILES_CRS", ""),
         "API_MAX_LIMIT": 10000,
+        # Where hazard deadline reminders are posted besides the app: a JSON list of
+        # {"name", "kind": "wecom"|"dingtalk"|"generic", "url", "secret"?}; checked here, so a bad one stops the start.
+        "WEBHOOKS": parse_webhooks(env.get("PATROLMAP_WEBHOOKS")),
+        # Seconds a webhook may take to answer before the reminder counts as failed (retried next run).
+        "WEBHOOK_TIMEOUT": float(env.get("PATROLMAP_WEBHOOK_TIMEOUT", "5")),
         # Test-only: pages put stored strings in unescaped (Jinja autoescaping off, popups built
         # with innerHTML), to prove that the Content-Security-Policy alone stops injected script.
         # Never read from the environment; create_app refuses to start with it unless TESTING is on.

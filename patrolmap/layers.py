@@ -18,6 +18,7 @@ from patrolmap.models import (
     DutyPost,
     Feature,
     GridZone,
+    Hazard,
     MarkedHotspot,
     ParkingLot,
     PathSegment,
@@ -74,6 +75,11 @@ HOTSPOT_COLORS = (
     ("no_parking_watch", "#ff7f00"), ("fire_lane_watch", "#b10026"), ("peak_hour_post", "#283593"),
     ("tow_away_zone", "#6a51a3"),
 )
+# Hazards by status, and red over any status once overdue (the store adds the "state" property that says which).
+HAZARD_COLORS = (
+    ("reported", "#ff7f00"), ("notice_issued", "#fdae61"), ("rectifying", "#2c7bb6"), ("rectified", "#1a9850"),
+    ("escalated", "#7b3294"), ("closed", "#969696"), ("overdue", "#d7191c"),
+)
 
 LAYERS: dict[str, Layer] = {
     layer.id: layer
@@ -97,6 +103,10 @@ LAYERS: dict[str, Layer] = {
         Layer("hotspots", MarkedHotspot, "Marked hotspots",
               Style("#ff7f00", by="kind", colors=HOTSPOT_COLORS, weight=3, fill_opacity=0.15),
               popup=("name", "kind", "hours", "note")),
+        Layer("hazards", Hazard, "Hazards",
+              Style("#ff7f00", by="state", colors=HAZARD_COLORS, radius=7, emphasis="overdue"),
+              popup=("category", "status", "overdue", "urgency", "description", "notice_number", "responsible_unit",
+                     "deadline", "reported_at")),
     )
 }
 

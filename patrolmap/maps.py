@@ -123,6 +123,8 @@ class MapOptions:
     patrol_shifts: dict[str, Any] | None = None
     # The planner's charger placement tools (chargers.js), on /chargers: URLs, slugs and numbers only.
     charger_tools: dict[str, Any] | None = None
+    # Grid zones, hazards and scorecards (grid.js), on /grid: URLs, slugs, codes, numbers and flags only.
+    grid_tools: dict[str, Any] | None = None
 
 
 class ApiLayer(FoliumLayer):
@@ -284,6 +286,8 @@ def build_map(views: Sequence[LayerView], options: MapOptions) -> folium.Map:
         ScriptCall("patrolShifts", options.patrol_shifts).add_to(m)
     if options.charger_tools:
         ScriptCall("chargerTools", options.charger_tools).add_to(m)
+    if options.grid_tools:
+        ScriptCall("gridTools", options.grid_tools).add_to(m)
     if options.bounds:
         x0, y0, x1, y1 = options.bounds
         m.fit_bounds([[y0, x0], [y1, x1]])

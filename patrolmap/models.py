@@ -58,6 +58,8 @@ class Campus(Base):
     university: Mapped[str | None] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     boundary: Mapped[BaseGeometry | None] = mapped_column(Geometry("GEOMETRY"))
+    # Who receives hazards reported outside every grid zone.
+    duty_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -125,6 +127,8 @@ class GridZone(BoxedFeature, Base):
 
     name: Mapped[str] = mapped_column(String(200))
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    # The grid officer's user account: whose zone it is (sees it on /grid, gets its hazards).
+    officer_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     geom: Mapped[BaseGeometry] = mapped_column(Geometry("GEOMETRY"))
 
 
@@ -387,6 +391,97 @@ class ChargerScenario(Base):
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class Hazard(BoxedFeature, Base):
+    """A safety hazard found on campus and followed until it is fixed (the rectification loop).
+
+    Evidence like a violation: every status move is a HazardEvent, edits are audited, deletes are
+    soft. `zone_id`/`assignee_user_id` are found when it is reported (the zone holding it and that
+    zone's officer, else the campus's duty officer); `deadline` comes from the urgency when the
+    rectification notice is issued.
+    """
+
+    __tablename__ = "hazards"
+
+    category: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text)
+    urgency: Mapped[str] = mapped_column(String(16), default="normal")
+    status: Mapped[str] = mapped_column(String(16), default="reported", index=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"))
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("grid_zones.id"), index=True)
+    assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reported_by: Mapped[str] = mapped_column(String(200))
+    reported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    notice_number: Mapped[str | None] = mapped_column(String(64))
+    responsible_unit: Mapped[str | None] = mapped_column(String(200), index=True)
+    deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    rectified_by: Mapped[str | None] = mapped_column(String(200))
+    closed_by: Mapped[str | None] = mapped_column(String(200))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    escalated_reason: Mapped[str | None] = mapped_column(Text)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deleted_reason: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[BaseGeometry] = mapped_column(Geometry("POINT"))
+
+
+class HazardEvent(Base):
+    """One step of a hazard's rectification loop: who moved it, when, from what to what, and why.
+
+    Append-only (database triggers refuse UPDATE and DELETE): it is the record of the loop.
+    """
+
+    __tablename__ = "hazard_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"), index=True)
+    campus_id: Mapped[int] = mapped_column(ForeignKey("campuses.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class HazardPhoto(Base):
+    """A photo of a hazard, stored like violation photos (patrolmap.evidence: SHA-256 named files)."""
+
+    __tablename__ = "hazard_photos"
+    __table_args__ = (UniqueConstraint("hazard_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"), index=True)
+    campus_id: Mapped[int] = mapped_column(ForeignKey("campuses.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    display_sha256: Mapped[str] = mapped_column(String(64))
+    display_size: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Reminder(Base):
+    """A deadline reminder sent (in the app, or to a webhook): kept so that none is sent twice."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("hazard_id", "kind", "channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"), index=True)
+    campus_id: Mapped[int] = mapped_column(ForeignKey("campuses.id"), index=True)
+    # "before" (ahead of the deadline) or "due" (at the deadline, now overdue).
+    kind: Mapped[str] = mapped_column(String(16))
+    # "app" or the webhook's configured name.
+    channel: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    message: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 # patrol_officer: walks routes on shift and checks in at checkpoints (巡更).
 ROLES = ("admin", "patrol_lead", "patrol_officer", "traffic_staff", "planner", "grid_officer", "responsible_unit",
          "viewer")
@@ -406,6 +501,9 @@ class User(Base):
     university: Mapped[str | None] = mapped_column(String(200))
     # Campus slugs the user is limited to; empty means every campus of the university.
     campuses: Mapped[str] = mapped_column(String(1000), default="")
+    # The responsible unit a "responsible_unit" user acts for (a college, the logistics department):
+    # they see and update only the hazards assigned to that unit.
+    unit: Mapped[str | None] = mapped_column(String(200))
     # The person's interface language (zh_CN or en); None follows the browser.
     language: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -482,7 +580,7 @@ class AuditEntry(Base):
 
 
 FEATURE_MODELS: tuple[type[Feature], ...] = (
-    Building, GridZone, PathSegment, Checkpoint, ParkingLot, Charger, DutyPost, Violation, MarkedHotspot,
+    Building, GridZone, PathSegment, Checkpoint, ParkingLot, Charger, DutyPost, Violation, MarkedHotspot, Hazard,
 )
 
 

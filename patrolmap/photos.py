@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from patrolmap.database import write_transaction
 from patrolmap.errors import Conflict, Gone, NotFound
 from patrolmap.evidence import EvidenceStore, Photo
-from patrolmap.models import AuditEntry, Violation, ViolationPhoto
+from patrolmap.models import AuditEntry, HazardPhoto, Violation, ViolationPhoto
 
 
 def visible_violation(session: Session, violation_id: int, campus_ids: Collection[int] | None) -> Any:
@@ -125,8 +125,11 @@ def _unreferenced(session: Session, digests: Collection[str]) -> list[str]:
     wanted = sorted(set(digests))
     used: set[str] = set()
     for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
         used.update(session.scalars(select(ViolationPhoto.sha256).where(
-            ViolationPhoto.sha256.in_(wanted[start:start + 500]), ViolationPhoto.purged_at.is_(None))))
+            ViolationPhoto.sha256.in_(chunk), ViolationPhoto.purged_at.is_(None))))
+        # The same picture may also be a hazard's photo (one file per hash): that keeps it too.
+        used.update(session.scalars(select(HazardPhoto.sha256).where(HazardPhoto.sha256.in_(chunk))))
     return [d for d in wanted if d not in used]
 
 

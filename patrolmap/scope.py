@@ -13,10 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patrolmap.access import SEES_PERSONAL_DATA
+from patrolmap.hazards import SEES_ALL_HAZARDS
+from patrolmap.layers import LAYERS
 from patrolmap.models import Campus, User
 
 # The anonymous public view (off by default) shows the campus, never enforcement data.
 PUBLIC_LAYERS = frozenset({"buildings", "paths", "chargers"})
+# A responsible unit alone sees only its own unit's hazards (through /api/hazards), so not the whole layer.
+UNIT_HIDDEN_LAYERS = frozenset({"hazards"})
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,13 @@ def scope_for(session: Session, user: User | None, *, public_view: bool = False)
         return Scope(None, PUBLIC_LAYERS, personal_data=False, deployment_wide=False)
     limited_to = {slug for slug in user.campuses.split(",") if slug}
     personal = bool(user.role_set & SEES_PERSONAL_DATA)
+    layers = None
+    if not user.role_set & SEES_ALL_HAZARDS:
+        layers = frozenset(LAYERS) - UNIT_HIDDEN_LAYERS
     if user.university is None and not limited_to:
-        return Scope(None, None, personal_data=personal, deployment_wide=True)
+        return Scope(None, layers, personal_data=personal, deployment_wide=True)
     stmt = select(Campus.id, Campus.slug)
     if user.university is not None:
         stmt = stmt.where(Campus.university == user.university)
     ids = frozenset(cid for cid, slug in session.execute(stmt) if not limited_to or slug in limited_to)
-    return Scope(ids, None, personal_data=personal, deployment_wide=False)
+    return Scope(ids, layers, personal_data=personal, deployment_wide=False)

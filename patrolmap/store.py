@@ -40,8 +40,19 @@ from patrolmap.errors import NotFound
 from patrolmap.geo.proximity import within_distance
 from patrolmap.geo.validate import CheckedLayer
 from patrolmap.geotypes import Geometry, UTCDateTime
+from patrolmap.hazards import is_overdue, map_state
 from patrolmap.layers import LAYERS, Layer, get_layer
-from patrolmap.models import AuditEntry, Campus, GridZone, MarkedHotspot, Officer, PathSegment, Violation, utcnow
+from patrolmap.models import (
+    AuditEntry,
+    Campus,
+    GridZone,
+    Hazard,
+    MarkedHotspot,
+    Officer,
+    PathSegment,
+    Violation,
+    utcnow,
+)
 from patrolmap.timeutil import local_fields
 
 BBox = tuple[float, float, float, float]
@@ -51,8 +62,8 @@ Progress = Callable[[str, int, int], None]
 # A violation this close to a fire-lane path is flagged, whatever kind it was recorded as.
 FIRE_LANE_FLAG_M = 5.0
 CHUNK = 5000
-# Layers whose every change is audited and whose deletes are soft (deleted_at): evidence, and marked hotspots.
-AUDITED_MODELS = (Violation, MarkedHotspot)
+# Layers whose every change is audited and whose deletes are soft (deleted_at): evidence, marked hotspots, hazards.
+AUDITED_MODELS = (Violation, MarkedHotspot, Hazard)
 
 _rtree_meta = MetaData()
 
@@ -212,6 +223,14 @@ def frame_to_rows(session: Session, layer: Layer, campus: Campus, frame: gpd.Geo
     data["geom"] = geoms
     if layer.id == "grid-zones":
         data["officer_id"] = _officer_ids(session, campus, frame)
+    if layer.model is Hazard:
+        # Imported hazards are placed as reported ones are: their building, zone and the zone's officer.
+        from patrolmap.hazardstore import assignee_for, locate
+
+        places = [locate(session, campus.id, point, None) for point in geoms]
+        data["building_id"] = [p.building_id for p in places]
+        data["zone_id"] = [p.zone_id for p in places]
+        data["assignee_user_id"] = [assignee_for(session, campus, p.zone_id) for p in places]
     if layer.model is Violation:
         coords = shapely.get_coordinates(np.asarray(geoms, dtype=object))
         data["lon"], data["lat"] = coords[:, 0].tolist(), coords[:, 1].tolist()
@@ -306,7 +325,7 @@ def upsert_layer(
 
 
 IMPORT_ORDER = ("buildings", "grid-zones", "paths", "checkpoints", "parking-lots", "chargers", "duty-posts",
-                "violations", "hotspots")
+                "violations", "hotspots", "hazards")
 
 
 def store_layers(
@@ -437,6 +456,12 @@ def query_features(
         officers = {o.id: o for o in session.scalars(select(Officer).where(Officer.id.in_(wanted)))} if wanted else {}
         columns["officer"] = [officers[i].name if i in officers else None for i in columns["officer_id"]]
         columns["officer_phone"] = [officers[i].phone if i in officers else None for i in columns["officer_id"]]
+    if layer.model is Hazard:
+        # Overdue depends on the clock, so it is worked out as it is read (drawn red on the maps).
+        now = utcnow()
+        pairs = list(zip(columns["status"], columns["deadline"], strict=True))
+        columns["overdue"] = [is_overdue(status, deadline, now) for status, deadline in pairs]
+        columns["state"] = [map_state(status, deadline, now) for status, deadline in pairs]
     names = list(columns)
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 

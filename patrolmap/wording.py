@@ -24,6 +24,7 @@ LAYER_TITLES = {
     "duty-posts": N_("Duty posts"),
     "violations": N_("Parking violations"),
     "hotspots": N_("Marked hotspots"),
+    "hazards": N_("Hazards"),
 }
 
 FIELD_LABELS = {
@@ -50,6 +51,15 @@ FIELD_LABELS = {
     "note": N_("note"),
     "reporter": N_("reporter"),
     "near_fire_lane": N_("near a fire lane"),
+    # hazards
+    "category": N_("category"),
+    "description": N_("description"),
+    "urgency": N_("urgency"),
+    "overdue": N_("overdue"),
+    "notice_number": N_("notice number"),
+    "responsible_unit": N_("responsible unit"),
+    "deadline": N_("deadline"),
+    "reported_at": N_("reported at"),
 }
 
 VALUE_LABELS = {
@@ -71,6 +81,13 @@ VALUE_LABELS = {
     # marked hotspots
     "no_parking_watch": N_("no-parking watch"), "fire_lane_watch": N_("fire-lane watch"),
     "peak_hour_post": N_("peak-hour post area"), "tow_away_zone": N_("tow-away zone"),
+    # hazards: categories (lab and other as above), urgencies, statuses, and overdue on the map
+    "fire": N_("fire safety"), "electrical": N_("electrical"), "ebike_indoor": N_("e-bike charging indoors"),
+    "structural": N_("structural"), "traffic": N_("traffic"),
+    "urgent": N_("urgent (2 h)"), "high": N_("high (24 h)"), "normal": N_("normal (72 h)"),
+    "reported": N_("reported"), "notice_issued": N_("notice issued"), "rectifying": N_("rectifying"),
+    "rectified": N_("rectified"), "closed": N_("closed"), "escalated": N_("escalated to the whole grid"),
+    "overdue": N_("overdue"),
 }
 
 # What the audit log says was done.

@@ -45,6 +45,9 @@ URL_ARGS["route_id"] = 1
 URL_ARGS.update(checkpoint_id=1, token="no-such-token", shift_date="2026-11-23")
 # EV charger placement (patrolmap/web/chargers_api.py): no such scenario, so 404 when allowed.
 URL_ARGS["scenario_id"] = 1
+# Hazards (patrolmap/web/hazards_api.py): no such hazard, zone or notification, so 404 when allowed.
+URL_ARGS.update(hazard_id=1, zone_id=1, notification_id=1)
+QUERY["hazards_api.delete"] = "?reason=duplicate"
 
 
 def routes(app: Flask) -> list[tuple[str, str, str]]:

@@ -69,7 +69,7 @@ def test_campuses_and_layers_listing(client: FlaskClient) -> None:
     assert client.get("/api/campuses").get_json()[0]["slug"] == "mini"
     assert [layer["id"] for layer in client.get("/api/layers").get_json()] == [
         "buildings", "grid-zones", "paths", "checkpoints", "parking-lots", "chargers", "duty-posts", "violations",
-        "hotspots",
+        "hotspots", "hazards",
     ]
 
 

@@ -46,3 +46,22 @@ def test_bbox_query_plan_uses_the_spatial_index(app: Flask, store: str) -> None:
             plan = " | ".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql))
             assert "ix_violations_geom" in plan, plan
             assert "Seq Scan" not in plan, plan
+
+
+def test_every_feature_table_keeps_its_spatial_index_after_the_migrations(app: Flask, store: str) -> None:
+    """A later migration that rebuilds a table (SQLite batch mode) must not leave its R*Tree stale."""
+    from patrolmap.models import FEATURE_MODELS
+
+    with db.engine.connect() as conn:
+        if store == "sqlite":
+            triggers = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+            tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        else:
+            indexes = {r[0] for r in conn.exec_driver_sql("SELECT indexname FROM pg_indexes")}
+    for model in FEATURE_MODELS:
+        table = model.__tablename__  # type: ignore[attr-defined]
+        if store == "sqlite":
+            assert f"rtree_{table}" in tables, table
+            assert {f"{table}_rtree_{op}" for op in ("insert", "update", "delete")} <= triggers, table
+        else:
+            assert f"ix_{table}_geom" in indexes, table

@@ -20,6 +20,10 @@ VIOLATION_KINDS = ("fire_lane", "entrance", "no_parking", "zombie", "other")
 VIOLATION_STATUSES = ("open", "notified", "towed", "resolved", "void")
 # Marked hotspots: watched for no-parking, watched for fire lanes, a peak-hour post's area, a tow-away zone.
 HOTSPOT_KINDS = ("no_parking_watch", "fire_lane_watch", "peak_hour_post", "tow_away_zone")
+# Hazards: the vocabulary of patrolmap.hazards, which holds the rectification loop.
+HAZARD_CATEGORIES = ("fire", "electrical", "ebike_indoor", "lab", "structural", "traffic", "other")
+HAZARD_URGENCIES = ("urgent", "high", "normal")
+HAZARD_STATUSES = ("reported", "notice_issued", "rectifying", "rectified", "closed", "escalated")
 CHECKPOINT_KINDS = ("gate", "dorm", "lab", "canteen", "teaching", "office", "parking", "patrol_point", "other")
 
 POLYGONAL = ("Polygon", "MultiPolygon")
@@ -121,6 +125,19 @@ SCHEMAS: dict[str, LayerSchema] = {
             FieldSpec("kind", "str", required=True, choices=HOTSPOT_KINDS),
             FieldSpec("hours", "hours"),
             FieldSpec("note", "str", max_length=2000),
+        )),
+        # Hazards found on campus and followed until fixed; imports bring records from elsewhere (the loop's
+        # later steps and their events are made through the API).
+        LayerSchema("hazards", PUNCTUAL, (
+            FieldSpec("category", "str", required=True, choices=HAZARD_CATEGORIES),
+            FieldSpec("description", "str", required=True, max_length=2000),
+            FieldSpec("urgency", "str", choices=HAZARD_URGENCIES, default="normal"),
+            FieldSpec("status", "str", choices=HAZARD_STATUSES, default="reported"),
+            FieldSpec("reported_by", "str", required=True),
+            FieldSpec("reported_at", "datetime", required=True),
+            FieldSpec("notice_number", "str", max_length=64),
+            FieldSpec("responsible_unit", "str"),
+            FieldSpec("deadline", "datetime"),
         )),
     )
 }

@@ -46,6 +46,7 @@ class Page:
     analysis_tools: bool = False
     patrol_tools: bool = False  # the patrol lead's route planning and shift view (patrol.js, patrol_shifts.js)
     charger_tools: bool = False  # the planner's charger coverage, suggestions and scenarios (chargers.js)
+    grid_tools: bool = False  # grid zones, proposals, hazards and their rectification loop, scorecards (grid.js)
 
 
 PAGES: dict[str, Page] = {
@@ -56,7 +57,7 @@ PAGES: dict[str, Page] = {
                        record_violations=True, analysis_tools=True),
     "chargers": Page(PAGE_TITLES["chargers"], ("buildings", "paths", "parking-lots", "chargers"),
                      charger_tools=True),
-    "grid": Page(PAGE_TITLES["grid"], ("buildings", "grid-zones", "checkpoints")),
+    "grid": Page(PAGE_TITLES["grid"], ("buildings", "grid-zones", "checkpoints", "hazards"), grid_tools=True),
 }
 PAGE_URLS = {"overview": "/", "patrol": "/patrol", "violations": "/violations", "chargers": "/chargers",
              "grid": "/grid"}
@@ -109,6 +110,26 @@ MAP_TEXTS = (
     N_("%(count)s new sites"), N_("Delete the scenario %(name)s?"), N_("no saved scenarios"),
     N_("tick at least two scenarios"), N_("Scenario"), N_("Charger kind"), N_("Walking distance (m)"), N_("Sites"),
     N_("New sites"), N_("Ports"), N_("Covered share"), N_("Covered demand"), N_("Uncovered demand"),
+    # grid.js
+    N_("%(count)s buildings"), N_("%(residents)s residents"), N_("a zone needs at least one building"),
+    N_("Add a photo"), N_("Applied."), N_("Assigned to"), N_("Building"), N_("Buildings"), N_("Cancel"), N_("Category"),
+    N_("choose at least one kind of building"),
+    N_("Click buildings on the map to add them to this zone or take them out."), N_("Closed at"), N_("Closed by"),
+    N_("Deadline"), N_("deadline %(time)s"), N_("describe the hazard"), N_("Description"), N_("Details"),
+    N_("e.g. the logistics department"), N_("Edit"), N_("Escalate to the whole grid"), N_("Escalation reason"),
+    N_("every zone"), N_("give the number of officers"), N_("give the reason for escalating"),
+    N_("given automatically if empty"), N_("grid officer"), N_("Grid zone"), N_("hazard %(id)s"), N_("hazard photo"),
+    N_("History"), N_("in %(building)s"), N_("Issue a rectification notice"), N_("Last patrol route"),
+    N_("Mark as rectified"), N_("mark read"), N_("Move"), N_("Move to"), N_("name the responsible unit"),
+    N_("name the zone"), N_("no grid zones yet"), N_("no hazards"), N_("No move of this hazard is yours to make now."),
+    N_("no notifications"), N_("no officer"), N_("nobody"), N_("notice %(number)s"), N_("Notice number"),
+    N_("now in %(zone)s"), N_("Open hazards"), N_("outside every zone"), N_("Overdue"), N_("overdue"),
+    N_("Photo (optional)"), N_("Pick buildings on the map"), N_("Printable rectification notice"),
+    N_("Reason (needed to escalate)"), N_("Rectified by"), N_("Replace the %(old)s saved zones with these %(new)s?"),
+    N_("Report"), N_("Report a hazard"), N_("Reported at"), N_("Reported by"), N_("Residents"), N_("Responsible unit"),
+    N_("Responsible unit (for the notice)"), N_("Start rectifying"), N_("Status"), N_("status"), N_("Stop reporting"),
+    N_("Urgency"), N_("Verification failed: rectify again"), N_("Verify and close"), N_("Violations (30 days)"),
+    N_("Violations in the last %(days)s days"), N_("workload %(workload)s"), N_("zone %(id)s"), N_("Zone %(n)s"),
 )
 
 
@@ -250,6 +271,55 @@ def charger_tools(campus: Campus) -> dict[str, Any] | None:
     }
 
 
+GRID_API = "/api/grid"  # paths fixed by the issue's contract (patrolmap/web/grid_api.py, hazards_api.py)
+HAZARDS_API = "/api/hazards"
+GRID_KINDS = ("dorm", "staff_apartment")  # what a proposal splits among the officers unless told otherwise
+GRID_RECENT_DAYS = 30  # an officer's "recent violations" in their zones
+GRID_MAX_OFFICERS = 100
+
+
+def grid_tools(campus: Campus) -> dict[str, Any] | None:
+    """Where grid.js finds the zones, hazards, scorecard and notification APIs, and what this caller may do.
+
+    Only URLs, the campus slug, the caller's id, codes, numbers and flags: Folium parses the rendered
+    script as a template again, so zone, building, officer and hazard names are fetched by the browser.
+    None when the caller may not read zones (or the API is not there).
+    """
+    if not can_call(f"{GRID_API}/zones", "GET"):
+        return None
+    from patrolmap import hazards
+
+    user = g.user
+    return {
+        "campus": campus.slug, "userId": user.id,
+        "zonesUrl": f"{GRID_API}/zones", "zoneUrl": f"{GRID_API}/zones/{{id}}", "proposeUrl": f"{GRID_API}/propose",
+        "applyUrl": f"{GRID_API}/zones/apply", "officersUrl": f"{GRID_API}/officers",
+        "scorecardsUrl": f"{GRID_API}/scorecards", "hazardsUrl": HAZARDS_API, "hazardUrl": f"{HAZARDS_API}/{{id}}",
+        "transitionUrl": f"{HAZARDS_API}/{{id}}/transition", "photosUrl": f"{HAZARDS_API}/{{id}}/photos",
+        "noticeUrl": "/hazards/{id}/notice",
+        "notificationsUrl": "/api/notifications", "notificationReadUrl": "/api/notifications/{id}/read",
+        "buildingsUrl": url_for("api.layer_features", layer_id="buildings"),
+        "violationsUrl": url_for("api.layer_features", layer_id="violations"), "meUrl": url_for("auth.me"),
+        "canPropose": can_call(f"{GRID_API}/propose", "POST"), "canApply": can_call(f"{GRID_API}/zones/apply", "POST"),
+        "canEditZones": can_call(f"{GRID_API}/zones/1", "PUT"), "canOfficers": can_call(f"{GRID_API}/officers", "GET"),
+        "canReadHazards": can_call(HAZARDS_API, "GET"), "canReport": can_call(HAZARDS_API, "POST"),
+        "canTransition": can_call(f"{HAZARDS_API}/1/transition", "POST"),
+        "canPhoto": can_call(f"{HAZARDS_API}/1/photos", "POST"),
+        "canScore": can_call(f"{GRID_API}/scorecards", "GET"), "canNotify": can_call("/api/notifications", "GET"),
+        "recentDays": GRID_RECENT_DAYS, "maxOfficers": GRID_MAX_OFFICERS,
+        "categories": list(hazards.CATEGORIES), "urgencies": list(hazards.URGENCIES),
+        "statuses": list(hazards.STATUSES),
+        "transitions": {k: list(v) for k, v in hazards.TRANSITIONS.items()},
+        "openStatuses": list(hazards.OPEN_STATUSES),
+        "overdueStatuses": sorted(hazards.OVERDUE_STATUSES),
+    }
+
+
+def grid_kinds(values: dict[str, str]) -> list[tuple[str, str, bool]]:
+    """The building kinds a proposal may split, as (code, label, chosen at first) for the panel."""
+    return [(k, values.get(k, k), k in GRID_KINDS) for k in BUILDING_KINDS]
+
+
 def patrol_choices(campus: Campus, values: dict[str, str]) -> dict[str, Any]:
     """The planning panel's choices: starts (the office, the gates), grid zones, building kinds."""
     starts = db.session.execute(select(Checkpoint.id, Checkpoint.name, Checkpoint.kind, Checkpoint.geom).where(
@@ -302,6 +372,7 @@ def page(page_id: str) -> str:
         patrol_tools=patrol_tools(campus) if spec.patrol_tools and campus and can_plan() else None,
         patrol_shifts=shift_tools(campus) if spec.patrol_tools and campus and can_plan() else None,
         charger_tools=charger_tools(campus) if spec.charger_tools and campus else None,
+        grid_tools=grid_tools(campus) if spec.grid_tools and campus else None,
     )
     parts = render_parts(build_map(views, options))
     nonce = csp_nonce()
@@ -310,7 +381,8 @@ def page(page_id: str) -> str:
                            campuses=campuses, map_parts=parts, tools=options.tools, can_edit=can_record(),
                            violation_kinds=[(k, values[k]) for k in VIOLATION_KINDS],
                            patrol_tools=options.patrol_tools, patrol_shifts=options.patrol_shifts,
-                           charger_tools=options.charger_tools,
+                           charger_tools=options.charger_tools, grid_tools=options.grid_tools,
+                           grid_kinds=grid_kinds(values) if options.grid_tools else None,
                            patrol_choices=patrol_choices(campus, values) if options.patrol_tools else None)
 
 

@@ -64,7 +64,7 @@
     return Boolean(document.body && document.body.hasAttribute("data-pm-unsafe-no-escaping"));
   }
 
-  var CODED = { kind: true, status: true, access: true };
+  var CODED = { kind: true, status: true, access: true, category: true, urgency: true, state: true };
   function formatValue(value, field) {
     if (value === true) return t("yes");
     if (value === false) return t("no");
