@@ -85,7 +85,7 @@ LAYERS: dict[str, Layer] = {
     layer.id: layer
     for layer in (
         Layer("buildings", Building, "Buildings", Style("#8c8c8c", by="kind", colors=BUILDING_COLORS),
-              popup=("name", "kind", "residents", "floors", "college")),
+              popup=("name", "kind", "residents", "floors", "college", "hours")),
         Layer("grid-zones", GridZone, "Grid zones", Style("#6a3d9a", weight=2, fill_opacity=0.08),
               popup=("name", "officer", "officer_phone"), derived=("officer", "officer_phone")),
         Layer("paths", PathSegment, "Path network", Style("#9e9e9e", weight=2, emphasis="fire_lane"),

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -118,6 +119,8 @@ class Building(BoxedFeature, Base):
     residents: Mapped[int | None] = mapped_column(Integer)
     floors: Mapped[int | None] = mapped_column(Integer)
     college: Mapped[str | None] = mapped_column(String(200))
+    # Opening hours ("06:00-23:00", several separated by commas): a gate closed at night, a canteen, a library.
+    hours: Mapped[str | None] = mapped_column(String(200))
     grid_zone_id: Mapped[int | None] = mapped_column(ForeignKey("grid_zones.id"), index=True)
     geom: Mapped[BaseGeometry] = mapped_column(Geometry("GEOMETRY"))
 
@@ -558,6 +561,33 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(String(64), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class StagedImport(Base):
+    """A file uploaded on /import, kept between its preview and the confirm that writes it.
+
+    The bytes live in the database (not on one app server's disk) so that the confirm may reach any
+    server; `preview` is what the dry run found (per layer inserted/updated/unchanged, or the problems).
+    A staged file is written at most once (`committed_at`), and old ones are purged.
+    """
+
+    __tablename__ = "staged_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    campus_id: Mapped[int | None] = mapped_column(ForeignKey("campuses.id"), index=True)
+    # What the file is read as: "geodata" (GeoJSON layer, GeoPackage, OSM extract) or "violations" (CSV/GeoJSON).
+    kind: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    preview: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    committed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AuditEntry(Base):

@@ -78,6 +78,7 @@ SCHEMAS: dict[str, LayerSchema] = {
             FieldSpec("residents", "int", min=0, max=100_000),
             FieldSpec("floors", "int", min=0, max=200),
             FieldSpec("college", "str"),
+            FieldSpec("hours", "hours"),
         )),
         LayerSchema("grid-zones", POLYGONAL, (
             _name(required=True),
