@@ -44,6 +44,7 @@ from patrolmap.hazards import is_overdue, map_state
 from patrolmap.layers import LAYERS, Layer, get_layer
 from patrolmap.models import (
     AuditEntry,
+    Building,
     Campus,
     GridZone,
     Hazard,
@@ -95,11 +96,15 @@ class ImportSummary:
     warnings: list[str] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    # Buildings of no grid zone put into the zone holding them (assign_unzoned_buildings).
+    zoned_buildings: int = 0
 
     def lines(self) -> list[str]:
         out = [f"campus {self.campus}: {self.seconds:.2f} s"]
         for layer, c in self.layers.items():
             out.append(f"  {layer}: {c.inserted} new, {c.updated} updated, {c.unchanged} unchanged")
+        if self.zoned_buildings:
+            out.append(f"  buildings placed in their grid zone: {self.zoned_buildings}")
         if self.skipped:
             out.append(f"  skipped at the extract's edge: {len(self.skipped)}")
         if self.warnings:
@@ -347,6 +352,8 @@ def store_layers(
         summary.warnings.extend(item.warnings)
         counts = upsert_layer(session, get_layer(layer_id), campus, item.frame, actor=actor, progress=progress)
         summary.layers[layer_id] = counts
+    if "grid-zones" in checked or "buildings" in checked:
+        summary.zoned_buildings = assign_unzoned_buildings(session, campus)
     session.add(AuditEntry(
         actor=actor, action="import", campus_id=campus.id,
         layer=next(iter(summary.layers)) if len(summary.layers) == 1 else "*",
@@ -355,6 +362,36 @@ def store_layers(
     session.flush()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def assign_unzoned_buildings(session: Session, campus: Campus) -> int:
+    """Put each building of no grid zone into the zone holding its representative point; return how many.
+
+    Zones are sets of buildings (Building.grid_zone_id), but imported zones come as outlines only: without
+    this, a freshly imported campus's zones would list no buildings until an admin applied a proposal.
+    A building already in a zone keeps it (an admin's assignment wins over geometry).
+    """
+    zones = session.execute(select(GridZone.id, GridZone.geom).where(GridZone.campus_id == campus.id)
+                            .order_by(GridZone.id)).all()
+    if not zones:
+        return 0
+    loose = session.execute(select(Building.id, Building.geom).where(
+        Building.campus_id == campus.id, Building.grid_zone_id.is_(None))).all()
+    if not loose:
+        return 0
+    points = shapely.point_on_surface(np.asarray([b.geom for b in loose], dtype=object))
+    zone_geoms = np.asarray([z.geom for z in zones], dtype=object)
+    tree = shapely.STRtree(zone_geoms)
+    point_idx, zone_idx = tree.query(points, predicate="within")
+    chosen: dict[int, int] = {}
+    for p, z in zip(point_idx.tolist(), zone_idx.tolist(), strict=True):
+        chosen.setdefault(p, z)  # overlapping zones: the oldest zone wins, the same way every time
+    by_zone: dict[int, list[int]] = {}
+    for p, z in chosen.items():
+        by_zone.setdefault(zones[z].id, []).append(loose[p].id)
+    for zone_id, ids in by_zone.items():
+        session.execute(update(Building).where(Building.id.in_(ids)).values(grid_zone_id=zone_id))
+    return len(chosen)
 
 
 # ---------------------------------------------------------------- reading

@@ -398,3 +398,21 @@ def test_other_universities_see_nothing(app: Flask, two_universities: dict[str, 
     response = admin.post("/api/grid/zones/apply", json={"campus": "other", "zones": [
         {"name": "A", "buildings": [mini_building]}]})
     assert response.status_code == 400 and "unknown building(s) on campus other" in response.get_json()["message"]
+
+
+def test_imported_zones_hold_the_buildings_inside_them(sample: dict[int, dict[str, Any]]) -> None:
+    """An imported zone is an outline: each building goes to the zone holding its point on surface,
+    recomputed here with geopandas' spatial join straight from the sample files."""
+    import geopandas as gpd
+
+    folder = ROOT / "geodata" / "cau-east"
+    buildings = gpd.read_file(folder / "buildings.geojson")
+    zones = gpd.read_file(folder / "grid-zones.geojson")
+    points = gpd.GeoDataFrame({"source": buildings["id"]}, geometry=buildings.geometry.representative_point(),
+                              crs=buildings.crs)
+    joined = gpd.sjoin(points, zones[["name", "geometry"]], predicate="within")
+    expected = dict(zip(joined["source"], joined["name"], strict=True))
+    zone_names = {z.id: z.name for z in db.session.scalars(select(GridZone))}
+    stored = {b["source"]: zone_names[b["zone"]] for b in sample.values() if b["zone"] is not None}
+    assert stored == expected
+    assert len(expected) == 11  # the sample's three dorm zones hold 1, 1 and 9 buildings
