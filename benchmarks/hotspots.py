@@ -23,18 +23,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synthetic import CAMPUS_BOX, fill_violations, median_ms, synthetic_points
+from synthetic import CAMPUS_BOX, fill_violations, fresh_database, median_ms, synthetic_points
 
 from patrolmap.analysis.gistar import gi_star
 from patrolmap.analysis.hexgrid import HexGrid, cell_keys
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/patrolmap_bench_hotspots"
 ORIGIN = ((CAMPUS_BOX[0] + CAMPUS_BOX[2]) / 2, (CAMPUS_BOX[1] + CAMPUS_BOX[3]) / 2)
 QUERIES = {
     "window": "hours=07:00-09:00&days=workdays",  # the everyday question: a peak hour on workdays
@@ -149,18 +147,7 @@ def bench_gistar(cells: int, permutations: int) -> dict[str, float]:
 
 
 def prepare(store: str, workdir: Path) -> str:
-    if store == "sqlite":
-        return f"sqlite:///{workdir / 'hotspots.sqlite3'}"
-    admin = sa.create_engine(PG_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql("DROP DATABASE IF EXISTS patrolmap_bench_hotspots")
-        conn.exec_driver_sql("CREATE DATABASE patrolmap_bench_hotspots")
-    admin.dispose()
-    engine = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
-    engine.dispose()
-    return PG_URL
+    return fresh_database(store, workdir, "patrolmap_bench_hotspots")
 
 
 def naive_endpoint(campus_id: int, query: str, permutations: int) -> bytes:

@@ -12,6 +12,26 @@ import numpy as np
 import shapely
 import sqlalchemy as sa
 
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+def fresh_database(store: str, workdir: object, name: str) -> str:
+    """An empty database of the store for one benchmark (a PostGIS one dropped and made anew); its URL."""
+    if store == "sqlite":
+        return f"sqlite:///{workdir}/{name}.sqlite3"
+    admin = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    url = f"{PG_SERVER}/{name}"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+    engine.dispose()
+    return url
+
+
 # A box around the sample campus (CAU East, Beijing), about 1.3 x 1.2 km.
 CAMPUS_BOX = (116.3440, 39.9977, 116.3597, 40.0089)
 

@@ -10,9 +10,11 @@ from flask import Flask
 
 from patrolmap import config as config_module
 from patrolmap.database import configure_engine
+from patrolmap.degraded import register_degraded_handlers
 from patrolmap.errors import register_error_handlers
 from patrolmap.extensions import db, migrate
 from patrolmap.hazards import parse_webhooks
+from patrolmap.idempotency import register_idempotency
 from patrolmap.layers import check_registry
 
 
@@ -28,6 +30,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
         **config_module.engine_options(url), **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
     }
+    if app.config.get("PROXY_HOPS"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     if app.config.get("UNSAFE_NO_ESCAPING_FOR_TESTS"):
         if not app.testing:
             msg = "UNSAFE_NO_ESCAPING_FOR_TESTS turns off HTML escaping and is only for tests (set TESTING)"
@@ -36,6 +43,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
+    register_degraded_handlers(app)
+    register_idempotency(app)  # after sign-in and the access check, which register_blueprints installs
     register_commands(app)
     check_registry()
     if app.config["AUTO_INIT_DB"]:
@@ -66,24 +75,35 @@ def register_blueprints(app: Flask) -> None:
         admin,
         analysis_api,
         api,
+        apidocs,
         chargers_api,
         compare_api,
+        downloads,
         dutyposts_api,
+        edit_api,
         evidence,
         grid_api,
         hazards_api,
+        health,
         hotspots_api,
+        import_api,
+        ogcapi,
         pages,
         patrol_exec,
         patrol_select_api,
+        reports_api,
         routes_api,
         saved_routes_api,
         tiles,
     )
     from patrolmap.web.auth import register_auth
+    from patrolmap.web.converters import StoredId
+    from patrolmap.web.inputs import register_inputs
     from patrolmap.web.security import register_security
 
+    app.url_map.converters["int"] = StoredId  # before any rule: ids beyond the id columns answer 404, not a 500
     register_security(app)
+    register_inputs(app)  # NUL in text is a 400 before anything reads the request
     register_auth(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
@@ -101,6 +121,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(chargers_api.bp)
     app.register_blueprint(grid_api.bp)
     app.register_blueprint(hazards_api.bp)
+    app.register_blueprint(ogcapi.bp)
+    app.register_blueprint(downloads.bp)
+    app.register_blueprint(edit_api.bp)
+    app.register_blueprint(import_api.bp)
+    app.register_blueprint(reports_api.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(apidocs.bp)
 
 
 def register_commands(app: Flask) -> None:

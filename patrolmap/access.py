@@ -6,6 +6,7 @@ table), so a new route cannot ship open by accident.
 
 from __future__ import annotations
 
+from patrolmap.editing import EDITORS
 from patrolmap.hazards import MOVERS, REPORTERS
 from patrolmap.models import ROLES
 
@@ -22,6 +23,8 @@ PATROL_WALK = frozenset({"admin", "patrol_lead", "patrol_officer"})
 PATROL_READ = frozenset({"admin", "patrol_lead", "patrol_officer"})
 PATROL_WRITE = frozenset({"admin", "patrol_lead"})
 CHARGER_PLAN = frozenset({"admin", "planner"})
+# The department's leadership reports (/reports): those who report upward on violations, hazards, patrols, chargers.
+REPORTS = frozenset({"admin", "patrol_lead", "traffic_staff", "planner", "grid_officer"})
 # Hazards (patrolmap.hazards): who reports them, and who takes part in the rectification loop.
 HAZARD_REPORT = REPORTERS
 HAZARD_MOVE = MOVERS
@@ -41,10 +44,24 @@ RULES: dict[tuple[str, str], str | frozenset[str]] = {
     ("pages.page_violations", "GET"): EVERY_ROLE,
     ("pages.page_chargers", "GET"): EVERY_ROLE,
     ("pages.page_grid", "GET"): EVERY_ROLE,
+    ("pages.page_edit", "GET"): EDITORS,  # those who edit some layer (patrolmap.editing.EDIT_ROLES)
     ("api.campuses", "GET"): MAP_READ,
     ("api.layers", "GET"): MAP_READ,
     ("api.layer_features", "GET"): MAP_READ,
     ("api.layer_cells", "GET"): MAP_READ,
+    # Per-layer downloads (patrolmap/web/downloads.py): what /api/layers shows, as GeoJSON, GeoPackage, CSV or GPX.
+    ("downloads.download_layer", "GET"): MAP_READ,
+    # OGC API - Features (patrolmap/web/ogcapi.py) for QGIS, ArcGIS and GDAL: the layer API's access and scope,
+    # the patrol routes collection only for those who read saved routes.
+    ("ogcapi.landing", "GET"): MAP_READ,
+    ("ogcapi.conformance", "GET"): MAP_READ,
+    ("ogcapi.api", "GET"): MAP_READ,
+    # The OpenAPI document of every JSON endpoint (patrolmap/web/apidocs.py), for fuzzers and client generators.
+    ("apidocs.openapi_json", "GET"): MAP_READ,
+    ("ogcapi.collections", "GET"): MAP_READ,
+    ("ogcapi.collection", "GET"): MAP_READ,
+    ("ogcapi.items", "GET"): MAP_READ,
+    ("ogcapi.item", "GET"): MAP_READ,
     ("api.record_violation", "POST"): frozenset({"admin", "traffic_staff"}),
     ("tiles.tile", "GET"): MAP_READ,
     ("dutyposts.create_duty_posts", "POST"): frozenset({"admin", "traffic_staff"}),
@@ -129,6 +146,32 @@ RULES: dict[tuple[str, str], str | frozenset[str]] = {
     ("hazards_api.notice", "GET"): EVERY_ROLE,
     ("hazards_api.list_notifications", "GET"): SIGNED_IN,
     ("hazards_api.read_notification", "POST"): SIGNED_IN,
+    # Leadership reports (patrolmap/web/reports_api.py): counts, shares and names of places, routes and officers;
+    # a plate is never in a report.
+    ("reports_api.reports_page", "GET"): REPORTS,
+    ("reports_api.report_json", "GET"): REPORTS,
+    ("reports_api.report_xlsx", "GET"): REPORTS,
+    ("reports_api.report_chart", "GET"): REPORTS,
+    # Editing the campus's layers (patrolmap/web/edit_api.py): every role reads an item; writes let in everyone who
+    # edits some layer, and the layer's own roles (patrolmap.editing.EDIT_ROLES) are checked inside (403 JSON).
+    ("edit_api.read_item", "GET"): EVERY_ROLE,
+    ("edit_api.create_item", "POST"): EDITORS,
+    ("edit_api.replace_item", "PUT"): EDITORS,
+    ("edit_api.patch_item", "PATCH"): EDITORS,
+    ("edit_api.delete_item", "DELETE"): EDITORS,
+    ("edit_api.split_path", "POST"): EDITORS,
+    ("edit_api.join_paths", "POST"): EDITORS,
+    ("edit_api.revert_audit_entry", "POST"): ADMIN,
+    # Imports from the web (patrolmap/web/import_api.py): admins import any layer; traffic staff recorded
+    # violations only (the endpoint refuses them other kinds with 403).
+    ("import_api.import_page", "GET"): TRAFFIC_WRITE,
+    ("import_api.stage_import", "POST"): TRAFFIC_WRITE,
+    ("import_api.read_import", "GET"): TRAFFIC_WRITE,
+    ("import_api.commit_import", "POST"): TRAFFIC_WRITE,
+    ("import_api.discard_import", "DELETE"): TRAFFIC_WRITE,
+    # Probes for load balancers (patrolmap/web/health.py): they say only whether this server can serve.
+    ("health.healthz", "GET"): PUBLIC,
+    ("health.readyz", "GET"): PUBLIC,
 }
 
 

@@ -336,6 +336,45 @@ def hazards_remind_command(now_text: str | None) -> None:
         _fail(f"{run.failed} webhook call(s) failed; they are tried again on the next run")
 
 
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(file: Path) -> None:
+    """Back the database up into FILE while the app keeps serving (SQLite online backup; PostgreSQL pg_dump -Fc);
+    the copy is checked and its rows counted before it replaces FILE."""
+    from flask import current_app
+
+    from patrolmap.backup import BackupError, backup_database
+
+    try:
+        report = backup_database(current_app.config["SQLALCHEMY_DATABASE_URI"], file)
+    except BackupError as exc:
+        _fail(f"no backup was written: {exc}")
+    for line in report.lines():
+        click.echo(line)
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that holds data (everything in it is lost).")
+@with_appcontext
+def restore_command(file: Path, force: bool) -> None:
+    """Restore a backup made by `backup` into this app's database (empty unless --force); stop the app servers
+    first. Prints the restored rows per table."""
+    from flask import current_app
+
+    from patrolmap.backup import BackupError, restore_database
+
+    db.session.remove()
+    db.engine.dispose()  # no pooled connection of this process stands in the restore's way
+    try:
+        report = restore_database(current_app.config["SQLALCHEMY_DATABASE_URI"], file, force=force)
+    except BackupError as exc:
+        _fail(f"nothing was restored: {exc}")
+    for line in report.lines():
+        click.echo(line)
+
+
 @click.command("layers")
 def layers_command() -> None:
     """List the layer ids that every command and the API accept."""
@@ -346,5 +385,9 @@ def layers_command() -> None:
 def register(app: Flask) -> None:
     for command in (load_geodata_command, import_violations_command, export_command, init_db_command,
                     layers_command, create_user_command, create_token_command, revoke_token_command,
-                    purge_personal_data_command, chargers_group, hazards_group):
+                    purge_personal_data_command, chargers_group, hazards_group, backup_command,
+                    restore_command):
         app.cli.add_command(command)
+    from patrolmap.reports.command import report_command  # matplotlib and openpyxl load only with it
+
+    app.cli.add_command(report_command)

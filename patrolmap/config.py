@@ -29,7 +29,8 @@ def engine_options(url: str) -> dict[str, Any]:
     """
     options: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith(("postgres://", "postgresql")):
-        options["connect_args"] = {"prepare_threshold": None}
+        # connect_timeout: a database host that does not answer at all makes a 503 in seconds, not a hung worker.
+        options["connect_args"] = {"prepare_threshold": None, "connect_timeout": 10}
     return options
 
 
@@ -70,6 +71,9 @@ def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> di
         # Evidence photos: originals and their EXIF-free display copies, in files named by SHA-256.
         "EVIDENCE_DIR": env.get("PATROLMAP_EVIDENCE_DIR", str(PROJECT_ROOT / "instance" / "evidence")),
         "MAX_PHOTO_BYTES": int(env.get("PATROLMAP_MAX_PHOTO_BYTES", str(10 * 1024 * 1024))),
+        # The largest file uploaded on /import, in MB (MiB); it may exceed MAX_CONTENT_LENGTH, which the import
+        # endpoint raises for its own requests.
+        "MAX_IMPORT_MB": float(env.get("PATROLMAP_MAX_IMPORT_MB", "50")),
         # The interface language when neither the person nor the browser names one: zh_CN or en.
         "DEFAULT_LANGUAGE": env.get("PATROLMAP_LANGUAGE", "zh_CN"),
         # Anonymous visitors may see buildings, paths and chargers on the overview map.
@@ -80,6 +84,9 @@ def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> di
         # The address people reach patrolmap at (https://patrol.example.edu), for the URLs printed in QR
         # plaques; unset, the address of the request that prints them.
         "PUBLIC_URL": env.get("PATROLMAP_PUBLIC_URL") or None,
+        # Proxies (load balancers) in front of the app servers whose X-Forwarded-For/-Proto/-Host are trusted: the
+        # sign-in limit per address then counts the person's address, not the load balancer's.
+        "PROXY_HOPS": int(env.get("PATROLMAP_PROXY_HOPS", "0")),
         "LOGIN_LIMIT_PER_ACCOUNT": 5,
         "LOGIN_LIMIT_PER_ADDRESS": 20,
         "API_DEFAULT_LIMIT": 1000,

@@ -17,6 +17,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, scoped_session
 
 WRITE_OPTION = "patrolmap_write"
+# Set on a session (session.info) while a whole request runs as one transaction (patrolmap.idempotency):
+# its writes then become savepoints, and the request commits them together with its stored answer.
+REQUEST_TRANSACTION = "patrolmap_request_transaction"
 
 
 def configure_engine(engine: Engine, *, busy_timeout_ms: int = 30000) -> None:
@@ -49,6 +52,12 @@ def write_transaction(session: Session | scoped_session) -> Iterator[Session]:
     """
     if isinstance(session, scoped_session):
         session = session()
+    if in_request_transaction(session):
+        # The request's transaction holds the lock already and commits at its end; a failed block
+        # still leaves nothing, rolled back to its savepoint.
+        with session.begin_nested():
+            yield session
+        return
     if session.in_transaction():
         # Whatever was read so far belongs to a deferred transaction; end it so the
         # write starts a fresh one that takes the lock first.
@@ -60,6 +69,13 @@ def write_transaction(session: Session | scoped_session) -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+
+
+def in_request_transaction(session: Session | scoped_session) -> bool:
+    """Whether this session's writes belong to a request-wide transaction (see REQUEST_TRANSACTION)."""
+    if isinstance(session, scoped_session):
+        session = session()
+    return bool(session.info.get(REQUEST_TRANSACTION))
 
 
 def sqlite_rtree_ddl(table: str, bbox: tuple[str, str, str, str]) -> list[str]:

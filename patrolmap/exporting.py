@@ -43,15 +43,29 @@ def export_layer(session: Session, layer_id: str, path: Path, *, campus: Campus 
         msg = f"unsupported export format {path.suffix!r}; use {', '.join(FORMATS)}"
         raise ReadError(msg)
     frame = export_frame(session, layer_id, campus)
+    write_frame(frame, path, layer_id, fmt=fmt, encoding=encoding, chinese=chinese)
+    return len(frame)
+
+
+def write_frame(frame: gpd.GeoDataFrame, path: Path, layer_id: str, *, fmt: str, encoding: str = "utf-8-sig",
+                chinese: bool = False) -> None:
+    """Write an export frame (an `id` column, fields, geometry) as geojson, gpkg or csv.
+
+    Shared by the command line and the web downloads (patrolmap/web/downloads.py), which mask
+    personal data in the frame first; the GeoPackage layer is named by id with _ for -, as
+    read_geopackage reads it back.
+    """
     if fmt == "geojson":
         props = frame.drop(columns=["geometry", "id"]).astype(object).where(frame.notna(), None)
         path.write_bytes(feature_collection(list(frame["id"]), list(frame.geometry),
                                             props.to_dict("records")))
     elif fmt == "gpkg":
         frame.to_file(path, layer=layer_id.replace("-", "_"), driver="GPKG", engine="pyogrio")
-    else:
+    elif fmt == "csv":
         _write_csv(frame, path, encoding=encoding, chinese=chinese)
-    return len(frame)
+    else:
+        msg = f"unsupported export format {fmt!r}; use geojson, gpkg or csv"
+        raise ReadError(msg)
 
 
 def _write_csv(frame: gpd.GeoDataFrame, path: Path, *, encoding: str, chinese: bool) -> None:
@@ -64,7 +78,8 @@ def _write_csv(frame: gpd.GeoDataFrame, path: Path, *, encoding: str, chinese: b
         table.insert(1, "lon", frame.geometry.x)
         table.insert(2, "lat", frame.geometry.y)
     else:
-        table["wkt"] = frame.geometry.to_wkt()
+        # Full precision (shapely rounds WKT to 6 decimals by default), so that a re-import changes nothing.
+        table["wkt"] = frame.geometry.to_wkt(rounding_precision=-1)
     if chinese:
         for column, words in CHINESE_VALUES.items():
             if column in table:

@@ -20,14 +20,14 @@ def _default(value: Any) -> Any:
 
 
 def geometry_json(geometries: Sequence[Any]) -> list[str]:
-    """GeoJSON text of each geometry; points are formatted directly, 20x faster than GEOS."""
+    """GeoJSON text of each geometry (null for none); points are formatted directly, 20x faster than GEOS."""
     if not len(geometries):
         return []
     array = np.asarray(geometries, dtype=object)
     if (shapely.get_type_id(array) == 0).all():
         coords = shapely.get_coordinates(array)
         return [f'{{"type":"Point","coordinates":[{x!r},{y!r}]}}' for x, y in coords.tolist()]
-    return list(shapely.to_geojson(array))
+    return [text if text is not None else "null" for text in shapely.to_geojson(array).tolist()]
 
 
 def feature_collection(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -101,19 +101,33 @@ def clip_to_boundary(raw: dict[str, list[RawFeature]], boundary: BaseGeometry) -
     return kept
 
 
-def load_geodata(
+@dataclass
+class PreparedImport:
+    """A source read and validated against its campus as the store is now: all a write needs.
+
+    Preparing takes no lock, so other writers wait only for the write itself; the web import also
+    runs the write in a transaction it rolls back, to preview what a commit would do.
+    """
+
+    source: str
+    campus: CampusInfo  # what the write gives the campus (slug, and name, time zone, university if known)
+    checked: dict[str, CheckedLayer]
+    boundary: BaseGeometry | None = None
+    create_campus: bool = True  # geodata may create a campus; violations go into an existing one
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def prepare_geodata(
     session: Session,
     path: Path,
     *,
     campus: CampusInfo | None = None,
     boundary: BaseGeometry | None = None,
     university_boundary: bool = False,
-    actor: str = "cli",
-    progress: Progress | None = None,
     encoding: str | None = None,
-) -> ImportSummary:
-    """Import a folder, GeoPackage, OSM extract or single layer file into a campus."""
-    started = time.perf_counter()
+) -> PreparedImport:
+    """Read and validate a folder, GeoPackage, OSM extract or single layer file for a campus."""
     raw, meta = read_source(path, encoding=encoding)
     if university_boundary:
         universities = meta.get("universities")
@@ -127,16 +141,61 @@ def load_geodata(
     existing = find_campus(session, info.slug)
     timezone = info.timezone or meta.get("timezone") or (existing.timezone if existing else "Asia/Shanghai")
     reference = campus_extent(session, existing) if existing else None
-    # Validate before taking the write lock: other writers wait only for the write itself.
     checked = validate_layers(raw, timezone=timezone, reference=reference)
+    target = CampusInfo(info.slug, info.name or meta.get("name"), timezone, info.university or meta.get("university"))
+    return PreparedImport(path.name, target, checked, boundary, skipped=list(meta.get("skipped", [])),
+                          warnings=list(meta.get("warnings", [])))
+
+
+def prepare_violations(
+    session: Session, path: Path, *, campus_slug: str, encoding: str | None = None,
+) -> PreparedImport:
+    """Read and validate recorded violations (CSV or GeoJSON) for an existing campus."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", *geo_io.GEOJSON_SUFFIXES):
+        msg = f"violations come as .csv or .geojson, not {suffix or 'a file without extension'}"
+        raise geo_io.ReadError(msg)
+    features = geo_io.read_layer_file(path, encoding=encoding)
+    campus = get_campus(session, campus_slug)
+    checked = validate_layers({"violations": features}, timezone=campus.timezone,
+                              reference=campus_extent(session, campus))
+    return PreparedImport(path.name, CampusInfo(campus.slug), checked, create_campus=False)
+
+
+def write_prepared(
+    session: Session, prepared: PreparedImport, *, actor: str, progress: Progress | None = None,
+) -> ImportSummary:
+    """Write a prepared import; the caller owns the transaction (write_transaction, or a dry run rolled back)."""
+    info = prepared.campus
+    if prepared.create_campus:
+        target = ensure_campus(session, info.slug, name=info.name, timezone=info.timezone,
+                               university=info.university, boundary=prepared.boundary)
+    else:
+        target = get_campus(session, info.slug)
+    summary = store_layers(session, target, prepared.checked, actor=actor, source=prepared.source, progress=progress)
+    summary.skipped = list(prepared.skipped)
+    summary.warnings.extend(prepared.warnings)
+    return summary
+
+
+def load_geodata(
+    session: Session,
+    path: Path,
+    *,
+    campus: CampusInfo | None = None,
+    boundary: BaseGeometry | None = None,
+    university_boundary: bool = False,
+    actor: str = "cli",
+    progress: Progress | None = None,
+    encoding: str | None = None,
+) -> ImportSummary:
+    """Import a folder, GeoPackage, OSM extract or single layer file into a campus."""
+    started = time.perf_counter()
+    # Validate before taking the write lock: other writers wait only for the write itself.
+    prepared = prepare_geodata(session, path, campus=campus, boundary=boundary,
+                               university_boundary=university_boundary, encoding=encoding)
     with write_transaction(session):
-        target = ensure_campus(
-            session, info.slug, name=info.name or meta.get("name"), timezone=timezone,
-            university=info.university or meta.get("university"), boundary=boundary,
-        )
-        summary = store_layers(session, target, checked, actor=actor, source=path.name, progress=progress)
-    summary.skipped = list(meta.get("skipped", []))
-    summary.warnings.extend(meta.get("warnings", []))
+        summary = write_prepared(session, prepared, actor=actor, progress=progress)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -151,17 +210,9 @@ def import_violations(
     progress: Progress | None = None,
 ) -> ImportSummary:
     """Import recorded violations (CSV or GeoJSON) into an existing campus."""
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", *geo_io.GEOJSON_SUFFIXES):
-        msg = f"violations come as .csv or .geojson, not {suffix or 'a file without extension'}"
-        raise geo_io.ReadError(msg)
-    features = geo_io.read_layer_file(path, encoding=encoding)
-    campus = get_campus(session, campus_slug)
-    checked = validate_layers({"violations": features}, timezone=campus.timezone,
-                              reference=campus_extent(session, campus))
+    prepared = prepare_violations(session, path, campus_slug=campus_slug, encoding=encoding)
     with write_transaction(session):
-        campus = get_campus(session, campus_slug)
-        return store_layers(session, campus, checked, actor=actor, source=path.name, progress=progress)
+        return write_prepared(session, prepared, actor=actor, progress=progress)
 
 
 def translated(problem: Problem) -> str:

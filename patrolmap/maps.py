@@ -125,6 +125,8 @@ class MapOptions:
     charger_tools: dict[str, Any] | None = None
     # Grid zones, hazards and scorecards (grid.js), on /grid: URLs, slugs, codes, numbers and flags only.
     grid_tools: dict[str, Any] | None = None
+    # Editing the campus (edit.js), on /edit: URLs, the slug, numbers and the layers' field specs only.
+    edit_tools: dict[str, Any] | None = None
 
 
 class ApiLayer(FoliumLayer):
@@ -288,6 +290,8 @@ def build_map(views: Sequence[LayerView], options: MapOptions) -> folium.Map:
         ScriptCall("chargerTools", options.charger_tools).add_to(m)
     if options.grid_tools:
         ScriptCall("gridTools", options.grid_tools).add_to(m)
+    if options.edit_tools:
+        ScriptCall("editTools", options.edit_tools).add_to(m)
     if options.bounds:
         x0, y0, x1, y1 = options.bounds
         m.fit_bounds([[y0, x0], [y1, x1]])

@@ -609,6 +609,29 @@ class AuditEntry(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
+class IdempotencyKey(Base):
+    """A write sent with an Idempotency-Key header, and the answer it got (patrolmap.idempotency).
+
+    Written in the very transaction of the write, so that both exist or neither: a handheld that
+    retries after a lost answer gets the stored one, and nothing is created twice. Kept 24 hours.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(Text)
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    # The stored answer; None only inside the transaction that is still writing it.
+    status: Mapped[int | None] = mapped_column(SmallInteger)
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 FEATURE_MODELS: tuple[type[Feature], ...] = (
     Building, GridZone, PathSegment, Checkpoint, ParkingLot, Charger, DutyPost, Violation, MarkedHotspot, Hazard,
 )

@@ -289,6 +289,16 @@ def build_schedule(shift: Shift, tours: Sequence[Tour], speed_m_per_min: float, 
     return Schedule(window, tuple(stops), count_statuses(stops))
 
 
+def finished_visits(schedule: Schedule, now: dt.datetime, created_at: dt.datetime,
+                    deleted_at: dt.datetime | None) -> set[int]:
+    """The rounds of a schedule that count against a route: over by now, and while the route existed.
+
+    A round before the route was saved, or after it was deleted, was never asked of anyone.
+    """
+    return {r.visit for r in schedule.window.rounds if now >= r.end and r.start >= created_at
+            and (deleted_at is None or r.start < deleted_at)}
+
+
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Geodesic distance in metres on the WGS84 ellipsoid (GPS positions are WGS84)."""
     return float(_GEOD.inv(lon1, lat1, lon2, lat2)[2])

@@ -115,8 +115,16 @@ class ImportSummary:
 # ---------------------------------------------------------------- campuses
 
 
+# The largest id the id columns hold (INTEGER: 32 bits in PostgreSQL). The database refuses to compare a
+# larger number (PostgreSQL: integer out of range; SQLite past 64 bits: OverflowError), so a lookup by one
+# answers "not found" before it reaches the database.
+MAX_ID = 2**31 - 1
+
+
 def find_campus(session: Session, key: str | int) -> Campus | None:
     """The campus with this slug or id, if any."""
+    if (isinstance(key, int) and not 0 <= key <= MAX_ID) or (isinstance(key, str) and "\x00" in key):
+        return None  # no campus has it, and the database could not compare it
     stmt = select(Campus).where(Campus.id == key if isinstance(key, int) else Campus.slug == str(key))
     return session.scalars(stmt).first()
 
@@ -434,12 +442,14 @@ def _index_pays(session: Session, bbox: BBox, campus_id: CampusFilter) -> bool:
 
 def _base_query(
     layer: Layer, columns: Sequence[Any], *, campus_id: CampusFilter, include_deleted: bool,
-    ids: Sequence[int] | None = None,
+    ids: Sequence[int] | None = None, where: Sequence[Any] = (),
 ) -> Select:
     model = layer.model
     stmt = _where_campus(select(*columns), model.campus_id, campus_id)
     if ids is not None:
         stmt = stmt.where(model.id.in_(list(ids)))
+    if where:
+        stmt = stmt.where(*where)
     if model in AUDITED_MODELS and not include_deleted:
         stmt = stmt.where(model.deleted_at.is_(None))
     return stmt
@@ -469,14 +479,22 @@ def query_features(
     offset: int = 0,
     include_deleted: bool = False,
     ids: Sequence[int] | None = None,
+    where: Sequence[Any] = (),
+    ordered: bool = False,
 ) -> list[dict[str, Any]]:
-    """Rows of a layer as dicts (geometry as shapely), limited to a bbox through the spatial index."""
+    """Rows of a layer as dicts (geometry as shapely), limited to a bbox through the spatial index.
+
+    `where` adds conditions (their values bound as the driver takes them: fetch_columns skips
+    SQLAlchemy's type processing); `ordered` keeps id order in a bbox too, for clients that page.
+    """
     layer = get_layer(layer_id)
     stmt = _base_query(layer, feature_columns(layer), campus_id=campus_id, include_deleted=include_deleted,
-                       ids=ids)
+                       ids=ids, where=where)
     if bbox is not None:
         stmt = _bbox_filter(stmt, layer, bbox, session.get_bind().dialect.name,
                             use_index=limit is not None or _index_pays(session, bbox, campus_id))
+        if ordered:
+            stmt = stmt.order_by(layer.model.id)
     else:
         stmt = stmt.order_by(layer.model.id)
     if limit is not None:
@@ -505,10 +523,11 @@ def query_features(
 
 def count_features(
     session: Session, layer_id: str, *, campus_id: CampusFilter = None, bbox: BBox | None = None,
-    include_deleted: bool = False, ids: Sequence[int] | None = None,
+    include_deleted: bool = False, ids: Sequence[int] | None = None, where: Sequence[Any] = (),
 ) -> int:
     layer = get_layer(layer_id)
-    stmt = _base_query(layer, [func.count()], campus_id=campus_id, include_deleted=include_deleted, ids=ids)
+    stmt = _base_query(layer, [func.count()], campus_id=campus_id, include_deleted=include_deleted, ids=ids,
+                       where=where)
     if bbox is not None:
         stmt = _bbox_filter(stmt, layer, bbox, session.get_bind().dialect.name,
                             use_index=_index_pays(session, bbox, campus_id))

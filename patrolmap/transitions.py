@@ -30,6 +30,7 @@ from patrolmap.database import write_transaction
 from patrolmap.errors import BadRequest, Conflict, NotFound
 from patrolmap.geo.schema import VIOLATION_STATUSES
 from patrolmap.models import AuditEntry, Violation, utcnow
+from patrolmap.store import MAX_ID
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "open": ("notified", "towed", "resolved", "void"),
@@ -62,7 +63,7 @@ def check_reason(reason: Any, *, required: bool) -> str | None:
 def check_version(version: Any) -> int | None:
     if version is None:
         return None
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_ID:
         raise BadRequest("version must be a whole number of at least 1, as read with the record")
     return version
 

@@ -96,6 +96,7 @@ AUDIT_ACTIONS = {
     "transition": N_("status changed"), "photo": N_("photo added"), "purge": N_("personal data purged"),
     "revoke": N_("revoked"),
     "reissue": N_("reissued"),
+    "revert": N_("reverted"),
 }
 # Audit entries about things that are not map layers.
 AUDIT_SUBJECTS = {"users": N_("users"), "api-tokens": N_("API tokens"), "patrol_routes": N_("patrol routes"),
@@ -107,4 +108,7 @@ PAGE_TITLES = {
     "violations": N_("Violations"),
     "chargers": N_("Chargers"),
     "grid": N_("Grid"),
+    "edit": N_("Edit"),
 }
+# The leadership reports page (/reports, patrolmap/web/reports_api.py): not a map page, so not in PAGE_TITLES.
+REPORTS_TITLE = N_("Reports")

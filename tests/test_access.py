@@ -48,6 +48,11 @@ URL_ARGS["scenario_id"] = 1
 # Hazards (patrolmap/web/hazards_api.py): no such hazard, zone or notification, so 404 when allowed.
 URL_ARGS.update(hazard_id=1, zone_id=1, notification_id=1)
 QUERY["hazards_api.delete"] = "?reason=duplicate"
+# Editing (patrolmap/web/edit_api.py): no such item or audit entry, so 404 when allowed (the per-layer role check
+# comes after the item is found).
+URL_ARGS.update(item_id=10**6, entry_id=10**6)
+# OGC API - Features (patrolmap/web/ogcapi.py): a collection the public view shows, and its first feature.
+URL_ARGS.update(collection_id="buildings", feature_id=1)
 
 
 def routes(app: Flask) -> list[tuple[str, str, str]]:
@@ -97,7 +102,8 @@ def test_every_role_gets_exactly_what_the_table_says(app: Flask, role: str | Non
             response.status_code == 302 and "/login" in response.headers.get("Location", ""))
         assert denied != expected_allowed, (role, endpoint, method, response.status_code)
         if not expected_allowed:
-            wanted = 403 if role else (302 if not url.startswith("/api/") and method == "GET" else 401)
+            # GIS clients of /ogcapi get a 401 (a browser asking for HTML is sent to the sign-in page).
+            wanted = 403 if role else (302 if not url.startswith(("/api/", "/ogcapi")) and method == "GET" else 401)
             assert response.status_code == wanted, (role, endpoint, method, response.status_code)
 
 

@@ -81,7 +81,7 @@ def _same_plan(saved: dict[str, Any], planned: dict[str, Any]) -> None:
         for key in ("team", "order", "length_m", "duration_min", "legs_m"):
             assert a["properties"][key] == b["properties"][key], key
         assert a["geometry"] == b["geometry"]
-    for key in ("unreachable", "not_fitted", "mode", "speed_m_per_min"):
+    for key in ("unreachable", "not_fitted", "mode", "speed_m_per_min", "coverage"):
         assert saved[key] == planned[key], key
 
 
@@ -115,6 +115,7 @@ def test_a_route_by_ids_is_the_plan_and_reads_back_the_same(app: Flask, lead: Fl
     read = lead.get(f"/api/routes/{route['id']}")
     assert read.status_code == 200 and read.mimetype == "application/geo+json"
     assert read.get_json() == saved
+    assert saved["coverage"]["near_m"] == 50 and saved["coverage"]["buildings"]  # it passes the mini campus's
     [entry] = _audit(route["id"])
     assert entry.action == "create" and entry.actor == "lead-zhang" and entry.before is None
     assert entry.after["checkpoints"] == [ids["k1"], ids["k2"]] and entry.after["name"] == "Night round"

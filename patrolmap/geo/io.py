@@ -140,10 +140,12 @@ def features_from_csv(data: bytes, *, encoding: str | None = None) -> list[RawFe
         msg = f"not a readable CSV: {exc}"
         raise ReadError(msg) from None
     columns = [_canonical_header(h) for h in header]
-    for needed in ("lon", "lat"):
+    # Points come as lon/lat; other shapes (and patrolmap's own exports of them) as a WKT column.
+    shapes = "wkt" in columns and not ("lon" in columns and "lat" in columns)
+    for needed in () if shapes else ("lon", "lat"):
         if needed not in columns:
             msg = (f"the CSV has no {needed} column (headers: {', '.join(header)}); "
-                   "accepted names include lon/lng/longitude/经度 and lat/latitude/纬度")
+                   "accepted names include lon/lng/longitude/经度 and lat/latitude/纬度, or a wkt column")
             raise ReadError(msg)
     features = []
     try:
@@ -158,7 +160,10 @@ def features_from_csv(data: bytes, *, encoding: str | None = None) -> list[RawFe
             for field, aliases in VALUE_ALIASES.items():
                 if field in record:
                     record[field] = aliases.get(record[field].strip(), record[field])
-            geom, error = _point_from(record.pop("lon"), record.pop("lat"))
+            if shapes:
+                geom, error = _shape_from(record.pop("wkt"))
+            else:
+                geom, error = _point_from(record.pop("lon"), record.pop("lat"))
             fid = record.pop("id", None) or None
             features.append(RawFeature(index, fid, geom, record, error))
     except csv.Error as exc:
@@ -173,6 +178,15 @@ def _point_from(lon: str, lat: str) -> tuple[Any, str | None]:
     except ValueError:
         return None, f"lon/lat must be numbers, got {lon!r}, {lat!r}"
     return shapely.Point(x, y), None
+
+
+def _shape_from(text: str) -> tuple[Any, str | None]:
+    if not text.strip():
+        return None, "missing geometry"
+    try:
+        return shapely.from_wkt(text), None
+    except shapely.errors.GEOSException as exc:
+        return None, f"malformed WKT geometry: {exc}"
 
 
 def features_from_frame(frame: gpd.GeoDataFrame) -> list[RawFeature]:

@@ -8,8 +8,10 @@ How the graph is made:
 
 * Lines are filtered by mode. ``"walk"``: every kind (road, service, footway, steps, cycleway,
   track, other), undirected (oneway tags bind vehicles, not people on foot).
-  ``"drive"``: only ``road`` and ``service``, a ``networkx.DiGraph`` that respects ``oneway``
-  (the OSM reader already turned ``oneway=-1`` lines to their travel direction).
+  ``"drive"``: only ``road`` and ``service``, plus every path marked ``fire_lane`` whatever its
+  kind (a fire lane is built for fire engines, so a footway marked as one is drivable), a
+  ``networkx.DiGraph`` that respects ``oneway`` (the OSM reader already turned ``oneway=-1``
+  lines to their travel direction).
   In both modes ``access=private`` paths are left out unless ``include_private=True``:
   a planned route should never depend on a gate that may be locked.
 * Near-touching ends: real OSM footways often stop a little short of (or past) the path they
@@ -149,7 +151,9 @@ class RoutingNetwork:
         dists: dict[int, float] = {}
         for i in range(len(xy)):
             if i not in nearest:
-                d = float(shapely.distance(geoms[i], self._tree.geometries[self._tree.nearest(geoms[i])]))
+                # A point the projection cannot place (the far side of the earth) is infinitely far.
+                d = (float(shapely.distance(geoms[i], self._tree.geometries[self._tree.nearest(geoms[i])]))
+                     if np.isfinite(xy[i]).all() else float("inf"))
                 unreachable.append(Unreachable(i - 1, REASON_TOO_FAR.format(snap=max_distance_m, dist=d), d))
                 continue
             seg = int(self._seg_ids[nearest[i]])
@@ -239,15 +243,15 @@ def _substring(line: LineString, d0: float, d1: float) -> LineString:
     return out
 
 
-def _allowed(kind: str, access: str, mode: Mode, include_private: bool) -> bool:
+def _allowed(kind: str, access: str, mode: Mode, include_private: bool, fire_lane: bool = False) -> bool:
     if access == "private" and not include_private:
         return False
-    return mode == "walk" or kind in DRIVE_KINDS
+    return mode == "walk" or kind in DRIVE_KINDS or fire_lane
 
 
 def build_network(paths: gpd.GeoDataFrame, mode: Mode = "walk", *, merge_tolerance_m: float = MERGE_TOLERANCE_M,
                   include_private: bool = False, projection: LocalProjection | None = None) -> RoutingNetwork:
-    """Routable graph of a path layer (lon/lat LineStrings with kind, oneway, access columns)."""
+    """Routable graph of a path layer (lon/lat LineStrings with kind, oneway, access, fire_lane columns)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     if projection is None:
@@ -258,9 +262,11 @@ def build_network(paths: gpd.GeoDataFrame, mode: Mode = "walk", *, merge_toleran
     kinds = paths["kind"] if "kind" in paths else ["other"] * len(paths)
     oneways = paths["oneway"] if "oneway" in paths else [False] * len(paths)
     access = paths["access"] if "access" in paths else ["public"] * len(paths)
-    for geom, kind, oneway, acc in zip(paths.geometry, kinds, oneways, access, strict=True):
+    fire_lanes = paths["fire_lane"] if "fire_lane" in paths else [False] * len(paths)
+    for geom, kind, oneway, acc, lane in zip(paths.geometry, kinds, oneways, access, fire_lanes, strict=True):
         kind = kind if isinstance(kind, str) else "other"
-        if not _allowed(kind, acc if isinstance(acc, str) else "public", mode, include_private):
+        lane = isinstance(lane, (bool, np.bool_)) and bool(lane)  # None or NaN (not recorded): not a fire lane
+        if not _allowed(kind, acc if isinstance(acc, str) else "public", mode, include_private, lane):
             continue
         for line in _lines(geom):
             lines.append(line)

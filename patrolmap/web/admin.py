@@ -8,6 +8,7 @@ from flask_babel import gettext
 from patrolmap.audit import AuditFilter, audit_csv, campus_slugs, count_audit, entry_dict, query_audit
 from patrolmap.errors import BadRequest
 from patrolmap.extensions import db
+from patrolmap.store import MAX_ID
 from patrolmap.web.params import parse_int, parse_time
 from patrolmap.wording import AUDIT_ACTIONS, AUDIT_SUBJECTS, LAYER_TITLES
 
@@ -22,7 +23,7 @@ def _filter() -> AuditFilter:
     return AuditFilter(
         campus_ids=g.scope.campus_ids, deployment_wide=g.scope.deployment_wide,
         layer=args.get("layer") or None, actor=args.get("actor") or None, action=args.get("action") or None,
-        feature_id=parse_int("feature_id", feature, default=0, minimum=1, maximum=2**62) if feature else None,
+        feature_id=parse_int("feature_id", feature, default=0, minimum=1, maximum=MAX_ID) if feature else None,
         since=parse_time("since", args.get("since")), until=parse_time("until", args.get("until")),
     )
 

@@ -115,6 +115,33 @@ def _properties(row: dict[str, Any], local: _LocalTimes) -> dict[str, Any]:
     return props
 
 
+def page_properties(rows: list[dict[str, Any]], local: _LocalTimes) -> list[dict[str, Any]]:
+    """_properties of every row of a page, worked out column by column: the same dicts, a few times faster
+    (a page of 1,000 features spent more here than in the database)."""
+    if not rows:
+        return []
+    campus_ids = [row["campus_id"] for row in rows]
+    masked = "plate" in rows[0] and not g.scope.personal_data
+    columns: dict[str, list[Any]] = {}
+    for name in rows[0]:
+        if name in HIDDEN or (masked and name == "reporter"):
+            continue
+        values = [row[name] for row in rows]
+        if masked and name == "plate":
+            values = [mask_plate(v) for v in values]
+        sample = next((v for v in values if v is not None), None)
+        if isinstance(sample, dt.datetime):
+            values = [local(v, c) if isinstance(v, dt.datetime) else v for v, c in zip(values, campus_ids, strict=True)]
+        elif isinstance(sample, dt.date):
+            values = [v.isoformat() if isinstance(v, dt.date) else v for v in values]
+        elif isinstance(sample, (int, float)):
+            values = [None if isinstance(v, float) and not math.isfinite(v) else v for v in values]
+        columns[name] = values
+    columns["campus"] = campus_ids
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
 @bp.get("/campuses")
 def campuses() -> Response:
     return jsonify([
@@ -158,7 +185,7 @@ def layer_features(layer_id: str) -> Response:
                                                   include_deleted=void)
     local = _LocalTimes()
     body = feature_collection(
-        [r["id"] for r in rows], [r["geom"] for r in rows], [_properties(r, local) for r in rows],
+        [r["id"] for r in rows], [r["geom"] for r in rows], page_properties(rows, local),
         **members, numberReturned=len(rows),
     )
     return Response(body, mimetype="application/geo+json")

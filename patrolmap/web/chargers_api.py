@@ -14,7 +14,7 @@ from flask import Blueprint, Response, g, jsonify, request, url_for
 
 from patrolmap import chargers
 from patrolmap.database import write_transaction
-from patrolmap.errors import BadRequest
+from patrolmap.errors import BadRequest, NotFound
 from patrolmap.extensions import db
 from patrolmap.geo.io import ReadError
 from patrolmap.geo.validate import ValidationError
@@ -23,6 +23,7 @@ from patrolmap.models import Campus, ChargerScenario
 from patrolmap.store import list_campuses
 from patrolmap.transitions import check_reason
 from patrolmap.web.api import _campus_for_write, _campus_param, _json_body, actor
+from patrolmap.web.converters import MAX_ID
 
 bp = Blueprint("chargers_api", __name__, url_prefix="/api/chargers")
 
@@ -110,6 +111,8 @@ def suggest() -> Response:
 
 
 def _scenario(scenario_id: int) -> ChargerScenario:
+    if not 0 <= scenario_id <= MAX_ID:  # ?ids= can name any number; SQLite cannot compare one past 64 bits
+        raise NotFound("unknown charger scenario %(id)s", id=scenario_id)
     return chargers.get_scenario(db.session, scenario_id, g.scope.campus_ids)
 
 

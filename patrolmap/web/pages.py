@@ -47,6 +47,7 @@ class Page:
     patrol_tools: bool = False  # the patrol lead's route planning and shift view (patrol.js, patrol_shifts.js)
     charger_tools: bool = False  # the planner's charger coverage, suggestions and scenarios (chargers.js)
     grid_tools: bool = False  # grid zones, proposals, hazards and their rectification loop, scorecards (grid.js)
+    edit_tools: bool = False  # drawing, moving, reshaping, deleting features, editing attributes, undo (edit.js)
 
 
 PAGES: dict[str, Page] = {
@@ -58,9 +59,11 @@ PAGES: dict[str, Page] = {
     "chargers": Page(PAGE_TITLES["chargers"], ("buildings", "paths", "parking-lots", "chargers"),
                      charger_tools=True),
     "grid": Page(PAGE_TITLES["grid"], ("buildings", "grid-zones", "checkpoints", "hazards"), grid_tools=True),
+    "edit": Page(PAGE_TITLES["edit"], ("buildings", "paths", "checkpoints", "parking-lots", "chargers", "duty-posts"),
+                 edit_tools=True),
 }
 PAGE_URLS = {"overview": "/", "patrol": "/patrol", "violations": "/violations", "chargers": "/chargers",
-             "grid": "/grid"}
+             "grid": "/grid", "edit": "/edit"}
 
 # The map's own words (controls, forms, status), keyed by their English; patrolmap.js asks for them by key.
 MAP_TEXTS = (
@@ -130,6 +133,20 @@ MAP_TEXTS = (
     N_("Responsible unit (for the notice)"), N_("Start rectifying"), N_("Status"), N_("status"), N_("Stop reporting"),
     N_("Urgency"), N_("Verification failed: rectify again"), N_("Verify and close"), N_("Violations (30 days)"),
     N_("Violations in the last %(days)s days"), N_("workload %(workload)s"), N_("zone %(id)s"), N_("Zone %(n)s"),
+    # edit.js
+    N_("Click a feature on the map to edit it, or draw a new one."),
+    N_("Click the map at each corner; click the first corner again to close the area."),
+    N_("Click the map at each point of the line; click the last point again to finish."),
+    N_("Click the map where it is."), N_("Click the path to join with this one (they must share an end)."),
+    N_("Click the point on the path where it should be split (within %(m)s m of it)."), N_("Created."),
+    N_("Delete %(name)s?"),
+    N_("Deleted."), N_("Drag the corners, or the centre handle to move it all; then save the shape."),
+    N_("Draw a line"), N_("Draw an area"), N_("Edit the fields and save, or move, reshape or delete it."),
+    N_("Fill in the form and save it."), N_("Joined."), N_("Move it all"), N_("New: %(layer)s"), N_("No changes."),
+    N_("No other path there: click closer to the path to join with."), N_("Place a point"),
+    N_("Reloaded: version %(version)s."), N_("Shape saved."), N_("Split in two."), N_("Undo the %(what)s"),
+    N_("Undone."), N_("deletion of %(name)s"), N_("edit of %(name)s"), N_("feature %(id)s"), N_("join of %(name)s"),
+    N_("new %(name)s"), N_("shape of %(name)s"), N_("split of %(name)s"),
 )
 
 
@@ -315,6 +332,40 @@ def grid_tools(campus: Campus) -> dict[str, Any] | None:
     }
 
 
+EDIT_API = "/api/layers"  # paths fixed by issue 10's contract (patrolmap/web/edit_api.py)
+SPLIT_MAX_M = 10  # how far from a path a split point may be clicked (the API snaps it onto the line)
+
+
+def edit_tools(campus: Campus) -> dict[str, Any] | None:
+    """Where edit.js finds the editing API, and the layers this caller may edit with their fields' rules.
+
+    Only URLs, the campus slug, numbers, codes and fixed labels: Folium parses the rendered script as a
+    template again, so feature names are fetched by the browser. The layers are those EDIT_ROLES gives one of
+    the caller's roles (the API checks again on every write); None when there is none (or no API).
+    """
+    from patrolmap.editing import EDIT_ROLES
+    from patrolmap.geo.schema import SCHEMAS
+
+    user = g.get("user")
+    if user is None or not can_call(f"{EDIT_API}/paths/items/1", "GET"):
+        return None
+    layers = [layer for layer, roles in EDIT_ROLES.items() if user.role_set & roles and g.scope.sees_layer(layer)]
+    if not layers:
+        return None
+    fields = [spec for layer in layers for spec in SCHEMAS[layer].fields]
+    return {
+        "campus": campus.slug, "itemsUrl": f"{EDIT_API}/{{layer}}/items",
+        "itemUrl": f"{EDIT_API}/{{layer}}/items/{{id}}", "splitUrl": f"{EDIT_API}/paths/items/{{id}}/split",
+        "joinUrl": f"{EDIT_API}/paths/join", "splitMaxM": SPLIT_MAX_M,
+        "layers": [{"id": layer, "geometry": list(SCHEMAS[layer].geometry_types),
+                    "fields": [{"name": f.name, "type": f.type, "choices": list(f.choices) if f.choices else None,
+                                "min": f.min, "max": f.max, "required": f.required, "default": f.default,
+                                "maxLength": f.max_length} for f in SCHEMAS[layer].fields]}
+                   for layer in layers],
+        "labels": {f.name: gettext(FIELD_LABELS[f.name]) if f.name in FIELD_LABELS else f.name for f in fields},
+    }
+
+
 def grid_kinds(values: dict[str, str]) -> list[tuple[str, str, bool]]:
     """The building kinds a proposal may split, as (code, label, chosen at first) for the panel."""
     return [(k, values.get(k, k), k in GRID_KINDS) for k in BUILDING_KINDS]
@@ -373,6 +424,7 @@ def page(page_id: str) -> str:
         patrol_shifts=shift_tools(campus) if spec.patrol_tools and campus and can_plan() else None,
         charger_tools=charger_tools(campus) if spec.charger_tools and campus else None,
         grid_tools=grid_tools(campus) if spec.grid_tools and campus else None,
+        edit_tools=edit_tools(campus) if spec.edit_tools and campus else None,
     )
     parts = render_parts(build_map(views, options))
     nonce = csp_nonce()
@@ -382,6 +434,7 @@ def page(page_id: str) -> str:
                            violation_kinds=[(k, values[k]) for k in VIOLATION_KINDS],
                            patrol_tools=options.patrol_tools, patrol_shifts=options.patrol_shifts,
                            charger_tools=options.charger_tools, grid_tools=options.grid_tools,
+                           edit_tools=options.edit_tools,
                            grid_kinds=grid_kinds(values) if options.grid_tools else None,
                            patrol_choices=patrol_choices(campus, values) if options.patrol_tools else None)
 

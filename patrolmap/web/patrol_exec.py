@@ -47,6 +47,7 @@ from patrolmap.patrolshifts import (
     Tour,
     build_schedule,
     distance_m,
+    finished_visits,
     make_shift,
     next_shift,
     shift_at,
@@ -665,8 +666,7 @@ def missed_rows(campus: Campus, date_from: dt.date, date_to: dt.date, now: dt.da
             day += dt.timedelta(days=1)
             if schedule is None:
                 continue
-            counted = {r.visit for r in schedule.window.rounds if now >= r.end and r.start >= route.created_at
-                       and (route.deleted_at is None or r.start < route.deleted_at)}
+            counted = finished_visits(schedule, now, route.created_at, route.deleted_at)
             for tour in tours:
                 stops = [s for s in schedule.stops if s.team == tour.team and s.visit in counted]
                 missed = [s for s in stops if s.status == "missed"]

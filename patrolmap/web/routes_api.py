@@ -209,14 +209,19 @@ def _near_m(body: dict[str, Any]) -> float:
 def plan_coverage(req: PlanRequest, plan: TeamPlan, near_m: float,
                   hotspots: gpd.GeoDataFrame | None = None) -> dict[str, Any]:
     """Grid zones and buildings the routes pass within near_m, and which hotspots they cover."""
-    routes = {r.team: r.geometry for r in plan.routes}
-    zones = layer_frame(db.session, "grid-zones", campus_id=req.campus.id)
-    buildings = layer_frame(db.session, "buildings", campus_id=req.campus.id)
+    return routes_coverage(req.campus, {r.team: r.geometry for r in plan.routes}, near_m, hotspots)
+
+
+def routes_coverage(campus: Campus, routes: dict[int, Any], near_m: float = DEFAULT_NEAR_M,
+                    hotspots: gpd.GeoDataFrame | None = None) -> dict[str, Any]:
+    """What tours pass within near_m of, against the campus as it is now (a saved route's too)."""
+    zones = layer_frame(db.session, "grid-zones", campus_id=campus.id)
+    buildings = layer_frame(db.session, "buildings", campus_id=campus.id)
     if len(buildings):
         named = buildings["name"].where(buildings["name"].notna(), buildings["name_en"])
         buildings = buildings.assign(name=named.astype(object).where(named.notna(), None))
     if hotspots is None:
-        hotspots = current_hotspots(req.campus)
+        hotspots = current_hotspots(campus)
     found = route_coverage(routes, near_m=near_m, zones=zones, buildings=buildings,
                            hotspots=hotspots)
     found["near_m"] = near_m if not float(near_m).is_integer() else int(near_m)

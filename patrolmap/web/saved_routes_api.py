@@ -52,7 +52,7 @@ from patrolmap.transitions import check_reason
 from patrolmap.transitions import check_version as check_version_value
 from patrolmap.web.api import _campus_for_write, _campus_param, _json_body, actor, scoped_campus
 from patrolmap.web.pages import visible_pages
-from patrolmap.web.routes_api import MAX_CHECKPOINTS, PlanRequest, parse_plan_request, run_plan
+from patrolmap.web.routes_api import MAX_CHECKPOINTS, PlanRequest, parse_plan_request, routes_coverage, run_plan
 from patrolmap.wording import N_
 
 bp = Blueprint("saved_routes", __name__)
@@ -99,8 +99,12 @@ def _plan(campus: Campus, stops: list[Stop], fields: dict[str, Any]) -> tuple[Pl
 
 
 def _route_response(route_id: int, status: int = 200, headers: dict[str, str] | None = None) -> tuple[Response, int]:
+    """The route as a plan answers, with its coverage against the campus as it is now (zones and
+    buildings move on after a route is saved, so coverage is worked out again, not stored)."""
     route = _route(route_id)
-    return _geojson(route_collection(db.session, route), status, headers)
+    teams = [r["team"] for r in route.plan.get("routes", [])]
+    coverage = routes_coverage(_campus_of(route), dict(zip(teams, team_lines(route), strict=True)))
+    return _geojson(route_collection(db.session, route, coverage=coverage), status, headers)
 
 
 # ---------------------------------------------------------------- the API

@@ -12,6 +12,7 @@
 (function () {
   "use strict";
   var pm = (window.patrolmap = window.patrolmap || {});
+  var kit = pm.kit;
   // Covered green, uncovered red (the usual reading), walking areas in the chargers' own teal,
   // suggested sites purple: none of them is a colour the base layers use for points.
   var COLORS = { covered: "#1a9641", uncovered: "#d7191c", isochrone: "#00897b", suggested: "#7b1fa2",
@@ -23,39 +24,8 @@
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
   function fill(template, id) { return template.replace("{id}", encodeURIComponent(id)); }
 
-  function request(url, options) {
-    options = options || {};
-    var headers = { Accept: "application/json", "Accept-Language": pm.language() };
-    var method = options.method || "GET";
-    if (method !== "GET") {
-      var token = document.querySelector('meta[name="csrf-token"]');
-      if (token) headers["X-CSRF-Token"] = token.getAttribute("content");
-    }
-    if (options.body !== undefined) headers["Content-Type"] = "application/json";
-    return fetch(url, {
-      method: method, headers: headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    }).then(function (res) {
-      if (res.status === 204) return null;
-      return res.json().then(function (data) {
-        if (!res.ok) throw new Error(data.message || res.statusText);
-        return data;
-      }, function () {
-        if (!res.ok) throw new Error(res.status + " " + res.statusText);
-        return null;
-      });
-    });
-  }
-
   // Count the page's pending work with the map layers', so tests and people see when it is done.
-  function busy(delta) {
-    pm.pending = (pm.pending || 0) + delta;
-    document.documentElement.dataset.pmPending = String(pm.pending);
-  }
-  function tracked(promise) {
-    busy(1);
-    return promise.then(function (v) { busy(-1); return v; }, function (e) { busy(-1); throw e; });
-  }
+  var busy = kit.busy;
 
   function query(params) {
     return Object.keys(params).filter(function (k) {
@@ -148,7 +118,7 @@
                      planned: field(covForm, "planned").checked ? "true" : "false" };
       var seq = ++coverageSeq;
       // A newer request wins: older answers are dropped (not aborted, which would log a failed request).
-      return tracked(request(config.coverageUrl + "?" + query(params))).then(function (data) {
+      return kit.request("GET", config.coverageUrl + "?" + query(params)).then(function (data) {
         if (seq !== coverageSeq) return;
         showError(covForm, null);
         drawCoverage(data);
@@ -327,7 +297,7 @@
     function lotLabel(lot) { return lot.name || t("parking lot %(id)s", { id: lot.id }); }
 
     function loadLots() {
-      return tracked(request(config.lotsUrl + "?" + query({ campus: config.campus, limit: 2000 }))).then(function (data) {
+      return kit.request("GET", config.lotsUrl + "?" + query({ campus: config.campus, limit: 2000 })).then(function (data) {
         state.lots = (data.features || []).map(function (f) {
           return { id: f.id, name: f.properties.name, capacity: f.properties.capacity, at: f.geometry ? middleOf(f.geometry) : null };
         }).sort(function (a, b) { return lotLabel(a).localeCompare(lotLabel(b), undefined, { numeric: true }); });
@@ -559,7 +529,7 @@
         }
         var submit = sugForm.querySelector('button[type="submit"]');
         submit.disabled = true;
-        tracked(request(config.suggestUrl, { method: "POST", body: body })).then(function (data) {
+        kit.request("POST", config.suggestUrl, body).then(function (data) {
           showError(sugForm, null);
           drawSuggestion(data, body);
         }).catch(function (err) { showError(sugForm, err); }).then(function () { submit.disabled = false; });
@@ -596,7 +566,7 @@
                    excluded: Object.keys(state.excluded).map(function (k) { return isFinite(Number(k)) ? Number(k) : k; }) };
       var button = part(scenBox, "save");
       button.disabled = true;
-      return tracked(request(config.scenariosUrl, { method: "POST", body: body })).then(function (data) {
+      return kit.request("POST", config.scenariosUrl, body).then(function (data) {
         part(scenBox, "status").textContent = t("Saved.");
         field(scenBox, "name").value = "";
         map.fire("pm:scenario-saved", { scenario: data });
@@ -621,7 +591,7 @@
 
     function loadScenarios() {
       if (!scenBox) return Promise.resolve();
-      return tracked(request(config.scenariosUrl + "?" + query({ campus: config.campus }))).then(function (data) {
+      return kit.request("GET", config.scenariosUrl + "?" + query({ campus: config.campus })).then(function (data) {
         showError(scenBox, null);
         var list = part(scenBox, "list");
         var ticked = {};
@@ -648,7 +618,7 @@
             remove.type = "button";
             remove.addEventListener("click", function () {
               if (!window.confirm(t("Delete the scenario %(name)s?", { name: s.name }))) return;
-              tracked(request(fill(config.scenarioUrl, s.id), { method: "DELETE" })).then(function () {
+              kit.request("DELETE", fill(config.scenarioUrl, s.id)).then(function () {
                 loadScenarios();
               }).catch(function (err) { showError(scenBox, err); });
             });
@@ -717,7 +687,7 @@
                                            function (c) { return c.value; });
         if (ids.length < 2) { showError(scenBox, new Error(t("tick at least two scenarios"))); return; }
         showError(scenBox, null);
-        tracked(request(config.compareUrl + "?" + query({ ids: ids.join(",") }))).then(drawCompare)
+        kit.request("GET", config.compareUrl + "?" + query({ ids: ids.join(",") })).then(drawCompare)
           .catch(function (err) { showError(scenBox, err); });
       });
     }

@@ -7,41 +7,11 @@
 (function () {
   "use strict";
   var pm = (window.patrolmap = window.patrolmap || {});
-  pm.pending = pm.pending || 0;  // requests under way (tests and people wait for 0)
+  var kit = pm.kit;
   var config = {};
+  var t = kit.texts(config);
   var TRACK_FLUSH_MS = 30000;
   var TRACK_MAX_BATCH = 500;
-
-  function t(key, params) {
-    var texts = config.texts || {};
-    var text = Object.prototype.hasOwnProperty.call(texts, key) ? texts[key] : key;
-    return text.replace(/%\((\w+)\)s/g, function (whole, name) {
-      return params && Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole;
-    });
-  }
-
-  function request(url, body) {
-    var headers = { Accept: "application/json", "Accept-Language": document.documentElement.lang || "en" };
-    if (body !== undefined) {
-      headers["Content-Type"] = "application/json";
-      var token = document.querySelector('meta[name="csrf-token"]');
-      if (token) headers["X-CSRF-Token"] = token.getAttribute("content");
-    }
-    pm.pending = (pm.pending || 0) + 1;
-    return fetch(url, {
-      method: body === undefined ? "GET" : "POST", headers: headers, credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }).then(function (res) {
-      return res.json().then(function (data) {
-        if (!res.ok) {
-          var err = new Error(data.message || res.statusText);
-          err.details = data.details;
-          throw err;
-        }
-        return data;
-      });
-    }).then(function (v) { pm.pending -= 1; return v; }, function (e) { pm.pending -= 1; throw e; });
-  }
 
   // "2026-11-23T22:05:00+08:00" -> "22:05": the campus's local time, as the API gives it.
   function clock(iso) {
@@ -92,7 +62,7 @@
             body.position = [pos.coords.longitude, pos.coords.latitude];
             body.accuracy_m = pos.coords.accuracy;
           }
-          return request(config.checkinUrl.replace("{id}", item.dataset.route), body);
+          return kit.request("POST", config.checkinUrl.replace("{id}", item.dataset.route), body);
         }).then(function (data) {
           result.textContent = t("Checked in: %(status)s", { status: statusWord(data.status) });
           item.dataset.status = data.status;
@@ -115,7 +85,7 @@
 
     function refresh() {
       if (!config.shiftDate) return Promise.resolve();
-      return request(config.shiftUrl.replace("{date}", config.shiftDate)).then(function (data) {
+      return kit.request("GET", config.shiftUrl.replace("{date}", config.shiftDate)).then(function (data) {
         var round = data.rounds.filter(function (r) { return r.current; })[0] ||
           data.rounds.filter(function (r) { return r.visit === config.visit; })[0];
         if (!round) return;
@@ -144,7 +114,7 @@
         error.textContent = t("Finding your position…");
         position(true).then(function (pos) {
           error.textContent = t("Checking in…");
-          return request(config.checkinUrl, {
+          return kit.request("POST", config.checkinUrl, {
             checkpoint: Number(id), team: config.team,
             position: [pos.coords.longitude, pos.coords.latitude], accuracy_m: pos.coords.accuracy,
           });
@@ -164,7 +134,7 @@
     function flush() {
       if (!buffer.length) return Promise.resolve();
       var batch = buffer.splice(0, TRACK_MAX_BATCH);
-      return request(config.trackUrl, { points: batch }).then(function (data) {
+      return kit.request("POST", config.trackUrl, { points: batch }).then(function (data) {
         sent += data.stored;
         trackStatus.textContent = t("sent %(count)s positions", { count: sent });
       }).catch(function (err) {
@@ -203,7 +173,7 @@
       button.addEventListener("click", function () {
         if (!window.confirm(t("Reissue this plaque? Its old QR code stops working at once."))) return;
         button.disabled = true;
-        request(button.dataset.url, { reason: "plaque reissued from the QR sheet" }).then(function () {
+        kit.request("POST", button.dataset.url, { reason: "plaque reissued from the QR sheet" }).then(function () {
           window.location.reload();
         }).catch(function (err) { error.textContent = err.message; button.disabled = false; });
       });
@@ -211,8 +181,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    var data = document.getElementById("pm-page-config");
-    config = data ? JSON.parse(data.textContent) : {};
+    kit.pageConfig(config);
     var checkin = document.getElementById("pm-checkin");
     if (checkin) checkinPage(checkin);
     var walk = document.getElementById("pm-walk");

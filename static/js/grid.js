@@ -19,6 +19,7 @@
 (function () {
   "use strict";
   var pm = (window.patrolmap = window.patrolmap || {});
+  var kit = pm.kit;
   // Zone colours: distinct from each other and from the hazards' red.
   var PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
                  "#393b79", "#637939", "#8c6d31", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1"];
@@ -37,50 +38,14 @@
   function fill(template, id) { return template.replace("{id}", encodeURIComponent(id)); }
   function has(obj, key) { return obj !== null && obj !== undefined && Object.prototype.hasOwnProperty.call(obj, key); }
 
-  function csrfHeaders(headers) {
-    var token = document.querySelector('meta[name="csrf-token"]');
-    if (token) headers["X-CSRF-Token"] = token.getAttribute("content");
-    return headers;
-  }
+  // Count the page's pending work with the map layers', so tests and people see when it is done.
+  var busy = kit.busy, tracked = kit.tracked;
 
-  function answer(res) {
-    if (res.status === 204) return null;
-    return res.json().then(function (data) {
-      if (!res.ok) throw new Error((data && (data.message || data.error)) || res.statusText);
-      return data;
-    }, function () {
-      if (!res.ok) throw new Error(res.status + " " + res.statusText);
-      return null;
-    });
-  }
-
-  function request(url, options) {
-    options = options || {};
-    var headers = { Accept: "application/json", "Accept-Language": pm.language() };
-    var method = options.method || "GET";
-    if (method !== "GET") csrfHeaders(headers);
-    if (options.body !== undefined) headers["Content-Type"] = "application/json";
-    return fetch(url, {
-      method: method, headers: headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    }).then(answer);
-  }
-
+  // A photo (or other file) as the form field "file".
   function upload(url, file) {
     var data = new FormData();
     data.append("file", file);
-    var headers = csrfHeaders({ Accept: "application/json", "Accept-Language": pm.language() });
-    return fetch(url, { method: "POST", headers: headers, body: data }).then(answer);
-  }
-
-  // Count the page's pending work with the map layers', so tests and people see when it is done.
-  function busy(delta) {
-    pm.pending = (pm.pending || 0) + delta;
-    document.documentElement.dataset.pmPending = String(pm.pending);
-  }
-  function tracked(promise) {
-    busy(1);
-    return promise.then(function (v) { busy(-1); return v; }, function (e) { busy(-1); throw e; });
+    return kit.request("POST", url, data);
   }
 
   function query(params) {
@@ -106,19 +71,7 @@
 
   // ---- geometry: which polygon holds a point, a zone's outline around its buildings
 
-  function ringHolds(ring, x, y) {
-    var inside = false;
-    for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-      var xi = ring[i][0], yi = ring[i][1], xj = ring[j][0], yj = ring[j][1];
-      if ((yi > y) !== (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) inside = !inside;
-    }
-    return inside;
-  }
-  function polygonHolds(rings, x, y) {
-    if (!rings.length || !ringHolds(rings[0], x, y)) return false;
-    for (var i = 1; i < rings.length; i++) if (ringHolds(rings[i], x, y)) return false;
-    return true;
-  }
+  var polygonHolds = pm.kit.polygonHolds;
   function geometryHolds(geometry, x, y) {
     if (!geometry) return false;
     if (geometry.type === "Polygon") return polygonHolds(geometry.coordinates, x, y);
@@ -243,8 +196,8 @@
       var chunks = [];
       for (var i = 0; i < missing.length; i += 500) chunks.push(missing.slice(i, i + 500));
       return Promise.all(chunks.map(function (chunk) {
-        return tracked(request(config.buildingsUrl + "?" + query({ campus: config.campus, ids: chunk.join(","),
-                                                                   limit: 1000 }))).then(function (data) {
+        var params = query({ campus: config.campus, ids: chunk.join(","), limit: 1000 });
+        return kit.request("GET", config.buildingsUrl + "?" + params).then(function (data) {
           (data.features || []).forEach(function (f) { state.buildings[String(f.id)] = f; });
         });
       })).then(function () { return state.buildings; });
@@ -292,20 +245,20 @@
 
     function loadOfficers() {
       if (!config.canOfficers) return Promise.resolve();
-      return tracked(request(config.officersUrl + "?" + query({ campus: config.campus }))).then(function (data) {
+      return kit.request("GET", config.officersUrl + "?" + query({ campus: config.campus })).then(function (data) {
         state.officers = listOf(data, "officers");
       }).catch(function (err) { showError(zonesBox, err); });
     }
 
     function loadMe() {
       if (!config.meUrl) return Promise.resolve();
-      return tracked(request(config.meUrl)).then(function (me) { state.me = me; }).catch(function () { state.me = null; });
+      return kit.request("GET", config.meUrl).then(function (me) { state.me = me; }).catch(function () { state.me = null; });
     }
 
     // ---- saved zones
 
     function loadZones() {
-      return tracked(request(config.zonesUrl + "?" + query({ campus: config.campus }))).then(function (data) {
+      return kit.request("GET", config.zonesUrl + "?" + query({ campus: config.campus })).then(function (data) {
         showError(zonesBox, null);
         state.zones = data.features || [];
         state.zonesById = {};
@@ -449,7 +402,7 @@
                      version: p.version };
         if (!body.name) { showError(form, new Error(t("name the zone"))); return; }
         save.disabled = true;
-        tracked(request(fill(config.zoneUrl, zoneId(z)), { method: "PUT", body: body })).then(function (data) {
+        kit.request("PUT", fill(config.zoneUrl, zoneId(z)), body).then(function (data) {
           stopEdit();
           map.fire("pm:zone-saved", { zone: data });
           return refreshAfterZones();
@@ -598,7 +551,7 @@
         list.appendChild(el("li", "pm-none", t("none")));
         return;
       }
-      tracked(request(config.hazardsUrl + "?" + query({ campus: config.campus, zone: zoneId(z), status: "open" }))).then(function (data) {
+      kit.request("GET", config.hazardsUrl + "?" + query({ campus: config.campus, zone: zoneId(z), status: "open" })).then(function (data) {
         clear(list);
         var open = (data.features || []).filter(function (f) { return isOpen(f.properties); });
         open.forEach(function (f) { list.appendChild(hazardItem(f)); });
@@ -614,7 +567,7 @@
       var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(7); }).join(",");
       var now = Date.now();
       var since = now - config.recentDays * DAY_MS;
-      tracked(request(config.violationsUrl + "?" + query({ campus: config.campus, bbox: bbox, limit: 10000 }))).then(function (data) {
+      kit.request("GET", config.violationsUrl + "?" + query({ campus: config.campus, bbox: bbox, limit: 10000 })).then(function (data) {
         var recent = (data.features || []).filter(function (f) {
           var at = Date.parse(f.properties.observed_at);
           var c = f.geometry && f.geometry.coordinates;
@@ -827,7 +780,7 @@
         var body = { campus: config.campus, officers: officers, balance: basis, kinds: kinds };
         var submit = proposeForm.querySelector('button[type="submit"]');
         submit.disabled = true;
-        tracked(request(config.proposeUrl, { method: "POST", body: body })).then(function (data) {
+        kit.request("POST", config.proposeUrl, body).then(function (data) {
           var zones = (data.features || []).map(function (f, i) {
             var p = f.properties || {};
             return { name: p.name || t("Zone %(n)s", { n: i + 1 }), buildings: (p.buildings || []).slice(),
@@ -859,7 +812,7 @@
         }) };
         var button = part(proposeForm, "apply");
         button.disabled = true;
-        tracked(request(config.applyUrl, { method: "POST", body: body })).then(function (data) {
+        kit.request("POST", config.applyUrl, body).then(function (data) {
           clearProposal();
           part(proposeForm, "status").textContent = t("Applied.");
           map.fire("pm:applied", { data: data });
@@ -948,7 +901,7 @@
       var params = { campus: config.campus, status: field(hazardsBox, "status").value,
                      zone: field(hazardsBox, "zone").value, overdue: field(hazardsBox, "overdue").checked ? "true" : "" };
       var seq = ++hazardSeq;
-      return tracked(request(config.hazardsUrl + "?" + query(params))).then(function (data) {
+      return kit.request("GET", config.hazardsUrl + "?" + query(params)).then(function (data) {
         if (seq !== hazardSeq) return;
         showError(hazardsBox, null);
         state.hazards = data.features || [];
@@ -1023,7 +976,7 @@
     }
 
     function openHazard(id, reveal) {
-      return tracked(request(fill(config.hazardUrl, id))).then(function (f) {
+      return kit.request("GET", fill(config.hazardUrl, id)).then(function (f) {
         state.hazard = f;
         renderHazard(f);
         if (reveal) {
@@ -1085,7 +1038,7 @@
         var note = el("div", "pm-form-error");
         file.addEventListener("change", function () {
           if (!file.files.length) return;
-          tracked(upload(fill(config.photosUrl, f.id), file.files[0])).then(function (ph) {
+          upload(fill(config.photosUrl, f.id), file.files[0]).then(function (ph) {
             photos.appendChild(photoImage(ph));
             note.textContent = "";
           }).catch(function (err) { note.textContent = err.message; });
@@ -1196,7 +1149,7 @@
       }
       if (f.properties.version !== undefined) body.version = f.properties.version;
       button.disabled = true;
-      tracked(request(fill(config.transitionUrl, f.id), { method: "POST", body: body })).then(function () {
+      kit.request("POST", fill(config.transitionUrl, f.id), body).then(function () {
         map.fire("pm:hazard-moved", { id: f.id, to: to });
         return afterHazardChange(f.id);
       }).catch(function (err) {
@@ -1282,8 +1235,8 @@
         if (atBuilding && atBuilding.checked) body.building = building.id;
         else { body.lon = latlng.lng; body.lat = latlng.lat; }
         submit.disabled = true;
-        tracked(request(config.hazardsUrl, { method: "POST", body: body })).then(function (f) {
-          var next = photo && photo.files.length ? tracked(upload(fill(config.photosUrl, f.id), photo.files[0])) : null;
+        kit.request("POST", config.hazardsUrl, body).then(function (f) {
+          var next = photo && photo.files.length ? upload(fill(config.photosUrl, f.id), photo.files[0]) : null;
           return Promise.resolve(next).then(function () { return f; }, function (err) {
             // Reported; only the photo failed: say so, the hazard stands.
             showError(hazardsBox, err);
@@ -1332,7 +1285,7 @@
 
     function loadScorecards() {
       if (!scoreBox) return Promise.resolve();
-      return tracked(request(config.scorecardsUrl + "?" + query({ campus: config.campus, format: "json" }))).then(function (data) {
+      return kit.request("GET", config.scorecardsUrl + "?" + query({ campus: config.campus, format: "json" })).then(function (data) {
         showError(scoreBox, null);
         var rows = listOf(data, "zones");
         state.scorecards = rows;
@@ -1373,7 +1326,7 @@
 
     function loadNotifications() {
       if (!config.canNotify || !noteBox) return Promise.resolve();
-      return tracked(request(config.notificationsUrl + "?" + query({ campus: config.campus }))).then(function (data) {
+      return kit.request("GET", config.notificationsUrl + "?" + query({ campus: config.campus })).then(function (data) {
         showError(noteBox, null);
         var items = listOf(data, "notifications");
         state.notifications = items;
@@ -1405,7 +1358,7 @@
             var read = el("button", "pm-link pm-mark-read", t("mark read"));
             read.type = "button";
             read.addEventListener("click", function () {
-              tracked(request(fill(config.notificationReadUrl, n.id), { method: "POST", body: {} }))
+              kit.request("POST", fill(config.notificationReadUrl, n.id), {})
                 .then(loadNotifications).catch(function (err) { showError(noteBox, err); });
             });
             li.appendChild(read);

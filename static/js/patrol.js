@@ -11,6 +11,7 @@
 (function () {
   "use strict";
   var pm = (window.patrolmap = window.patrolmap || {});
+  var kit = pm.kit;
   // Team colours stay clear of the layers' own (fire lanes red, checkpoints and dorms blue, zones purple);
   // a white casing under each route sets it off from the path network it runs on.
   var TEAM_COLORS = ["#e6007e", "#00897b", "#f57c00", "#5e35b1", "#6d4c41", "#00acc1", "#9e9d24", "#c2185b",
@@ -20,41 +21,6 @@
   function el(tag, className, text) { return pm.el(tag, className, text); }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
   function colorOf(team) { return TEAM_COLORS[(team - 1) % TEAM_COLORS.length]; }
-
-  function request(url, options) {
-    options = options || {};
-    var headers = { Accept: "application/json", "Accept-Language": pm.language() };
-    var method = options.method || "GET";
-    if (method !== "GET") {
-      var token = document.querySelector('meta[name="csrf-token"]');
-      if (token) headers["X-CSRF-Token"] = token.getAttribute("content");
-    }
-    if (options.body !== undefined) headers["Content-Type"] = "application/json";
-    return fetch(url, {
-      method: method, headers: headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    }).then(function (res) {
-      if (res.status === 204) return null;
-      return res.json().then(function (data) {
-        if (!res.ok) throw new Error(data.message || res.statusText);
-        return data;
-      }, function () {
-        if (!res.ok) throw new Error(res.status + " " + res.statusText);
-        return null;
-      });
-    });
-  }
-
-  // Count the page's pending requests with the map layers', so tests and people see when it is done.
-  function tracked(promise) {
-    pm.pending = (pm.pending || 0) + 1;
-    document.documentElement.dataset.pmPending = String(pm.pending);
-    return promise.then(function (v) { done(); return v; }, function (e) { done(); throw e; });
-    function done() {
-      pm.pending -= 1;
-      document.documentElement.dataset.pmPending = String(pm.pending);
-    }
-  }
 
   function query(params) {
     return Object.keys(params).filter(function (k) {
@@ -308,7 +274,7 @@
       clear(list);
       if (!kinds.length && !zones.length) { showError(form, new Error(t("choose kinds or zones"))); return; }
       var params = { campus: config.campus, kinds: kinds.join(","), zones: zones.join(","), mode: field(form, "mode").value };
-      tracked(request(config.candidatesUrl + "?" + query(params))).then(function (data) {
+      kit.request("GET", config.candidatesUrl + "?" + query(params)).then(function (data) {
         showError(form, null);
         found = data;
         var usable = data.buildings.filter(function (b) { return b.visit; });
@@ -488,7 +454,7 @@
         problems.appendChild(el("li", "pm-problem", name(n).name + " · " + t("does not fit within the maximum duration")));
       });
       part(form, "problems-title").hidden = !problems.children.length;
-      // A saved route's answer has no coverage (planning it again with a near distance gives it).
+      // Plans and saved routes carry their coverage (a saved one's against the campus as it is now).
       part(form, "coverage").hidden = !data.coverage;
       var coverage = data.coverage || { zones: [], buildings: [], hotspots: [] };
       listInto("zones", coverage.zones, function (z) {
@@ -517,7 +483,7 @@
       var stops = state.stops.slice();
       var submit = form.querySelector('button[type="submit"]');
       submit.disabled = true;
-      tracked(request(config.planUrl, { method: "POST", body: sent.body })).then(function (data) {
+      kit.request("POST", config.planUrl, sent.body).then(function (data) {
         showError(form, null);
         drawPlan(data, resolver(stops, sent.byId, data.coverage));
       }).catch(function (err) { showError(form, err); }).then(function () { submit.disabled = false; });
@@ -566,7 +532,7 @@
       var editing = state.editing && !asNew;
       if (editing) body.version = state.editing.version;
       var url = editing ? fill(config.routeUrl, state.editing.id) : config.routesUrl;
-      tracked(request(url, { method: editing ? "PUT" : "POST", body: body })).then(function (data) {
+      kit.request(editing ? "PUT" : "POST", url, body).then(function (data) {
         applyRoute(data);
         part(saveForm, "status").textContent = t("Saved.");
         loadList();
@@ -607,7 +573,7 @@
 
     function loadRoute(id) {
       showError(savedBox, null);
-      return tracked(request(fill(config.routeUrl, id))).then(function (data) {
+      return kit.request("GET", fill(config.routeUrl, id)).then(function (data) {
         applyRoute(data);
         part(saveForm, "status").textContent = "";
         map.fire("pm:loaded-route", { route: data.route });
@@ -623,7 +589,7 @@
     }
 
     function loadList() {
-      return tracked(request(config.routesUrl + "?" + query({ campus: config.campus }))).then(function (data) {
+      return kit.request("GET", config.routesUrl + "?" + query({ campus: config.campus })).then(function (data) {
         showError(savedBox, null);
         var list = part(savedBox, "list");
         clear(list);
@@ -645,7 +611,7 @@
           remove.type = "button";
           remove.addEventListener("click", function () {
             if (!window.confirm(t("Delete the route %(name)s?", { name: r.name }))) return;
-            tracked(request(fill(config.routeUrl, r.id), { method: "DELETE" })).then(function () {
+            kit.request("DELETE", fill(config.routeUrl, r.id)).then(function () {
               if (state.editing && state.editing.id === r.id) setEditing(null);
               loadList();
             }).catch(function (err) { showError(savedBox, err); });

@@ -37,34 +37,10 @@
   pm.patrolShifts = function (map, config) {
     var box = document.getElementById("pm-shift-tools");
     if (!box) return;
-    var texts = config.texts || {};
-    function t(key, params) {
-      if (!Object.prototype.hasOwnProperty.call(texts, key) && pm.t) return pm.t(key, params);
-      var text = Object.prototype.hasOwnProperty.call(texts, key) ? texts[key] : key;
-      return text.replace(/%\((\w+)\)s/g, function (whole, name) {
-        return params && Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole;
-      });
-    }
+    var t = pm.kit.texts(config, pm.t);
     function part(role) { return box.querySelector('[data-role="' + role + '"]'); }
     function field(name) { return box.querySelector('[name="' + name + '"]'); }
     function showError(err) { part("error").textContent = err ? err.message : ""; }
-
-    function request(url) {
-      var language = pm.language ? pm.language() : (document.documentElement.lang || "en");
-      pm.pending = (pm.pending || 0) + 1;
-      document.documentElement.dataset.pmPending = String(pm.pending);
-      function done() {
-        pm.pending -= 1;
-        document.documentElement.dataset.pmPending = String(pm.pending);
-      }
-      return fetch(url, { headers: { Accept: "application/json", "Accept-Language": language } })
-        .then(function (res) {
-          return res.json().then(function (data) {
-            if (!res.ok) throw new Error(data.message || res.statusText);
-            return data;
-          });
-        }).then(function (v) { done(); return v; }, function (e) { done(); throw e; });
-    }
 
     // Status markers above the map's own checkpoint layer (its pane is 430), below tooltips (650).
     if (!map.getPane("pmShiftStops")) map.createPane("pmShiftStops").style.zIndex = 620;
@@ -75,7 +51,7 @@
     dateInput.value = config.today || new Date().toISOString().slice(0, 10);
 
     function loadRoutes() {
-      return request(config.routesUrl + "?campus=" + encodeURIComponent(config.campus)).then(function (data) {
+      return pm.kit.request("GET", config.routesUrl + "?campus=" + encodeURIComponent(config.campus)).then(function (data) {
         var chosen = routeSelect.value;
         clear(routeSelect);
         var routes = data.routes || [];
@@ -107,7 +83,7 @@
       var routeId = routeSelect.value, date = dateInput.value;
       if (!routeId || !date) return Promise.resolve();
       links(routeId, date);
-      return request(config.shiftUrl.replace("{id}", routeId).replace("{date}", date)).then(function (data) {
+      return pm.kit.request("GET", config.shiftUrl.replace("{id}", routeId).replace("{date}", date)).then(function (data) {
         state.data = data;
         showError(null);
         clear(roundSelect);

@@ -8,23 +8,19 @@
 (function () {
   "use strict";
   var pm = (window.patrolmap = window.patrolmap || {});
+  var kit = pm.kit;
   var layers = {};
   var statusBox = null;
 
   // The interface's words in the page's language, keyed by their English (see pages.MAP_TEXTS);
   // coded values (dorm, fire_lane, open ...) as people read them.
-  var texts = {};
+  var words = { texts: {} };
   var values = {};
   pm.texts = function (_map, config) {
-    texts = config.texts || {};
+    words.texts = config.texts || {};
     values = config.values || {};
   };
-  function t(key, params) {
-    var text = Object.prototype.hasOwnProperty.call(texts, key) ? texts[key] : key;
-    return text.replace(/%\((\w+)\)s/g, function (whole, name) {
-      return params && Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole;
-    });
-  }
+  var t = kit.texts(words);
   function valueLabel(value) {
     return Object.prototype.hasOwnProperty.call(values, value) ? values[value] : String(value).replace(/_/g, " ");
   }
@@ -34,13 +30,9 @@
     var m = ISO_TIME.exec(text);
     return m ? m[1] + " " + m[2] : text;
   };
-  function language() {
-    return document.documentElement.lang || "en";
-  }
-  // For page tools (violations.js): the same words, value labels, language and element helper.
+  // For page tools (violations.js): the same words, value labels and element helper.
   pm.t = function (key, params) { return t(key, params); };
   pm.valueLabel = function (value) { return valueLabel(value); };
-  pm.language = language;
   pm.el = function (tag, className, text) { return el(tag, className, text); };
 
   function el(tag, className, text) {
@@ -170,14 +162,9 @@
     });
   }
 
+  // Not counted in pm.pending on its own: a layer counts its whole refresh (busy).
   function fetchJson(url, signal) {
-    var headers = { Accept: "application/json", "Accept-Language": language() };
-    return fetch(url, { signal: signal, headers: headers }).then(function (res) {
-      return res.json().then(function (body) {
-        if (!res.ok) throw new Error(body.message || res.statusText);
-        return body;
-      });
-    });
+    return kit.request("GET", url, undefined, { signal: signal, track: false });
   }
 
   pm.apiLayer = function (config) {
@@ -274,10 +261,7 @@
 
   // How many layers are waiting for data; tests and the page wait for this to reach 0.
   pm.pending = 0;
-  function busy(delta) {
-    pm.pending += delta;
-    document.documentElement.dataset.pmPending = String(pm.pending);
-  }
+  var busy = kit.busy;
 
   pm.updateStatus = function () {
     if (!statusBox) return;
@@ -377,16 +361,7 @@
         observed_at: localDateTimeValue(observed) + ":00" + offsetString(observed),
         plate: plate.value || null, note: note.value || null,
       };
-      var headers = { "Content-Type": "application/json", Accept: "application/json", "Accept-Language": language() };
-      var token = document.querySelector('meta[name="csrf-token"]');
-      if (token) headers["X-CSRF-Token"] = token.getAttribute("content");
-      fetch(config.url, { method: "POST", headers: headers, body: JSON.stringify(body) })
-        .then(function (res) {
-          return res.json().then(function (data) {
-            if (!res.ok) throw new Error(data.message || res.statusText);
-            return data;
-          });
-        })
+      kit.request("POST", config.url, body, { track: false })
         .then(function (feature) { done(feature); })
         .catch(function (err) { error.textContent = err.message; })
         .then(function () { submit.disabled = false; });

@@ -7,6 +7,7 @@
 (function () {
   "use strict";
   var pm = (window.patrolmap = window.patrolmap || {});
+  var kit = pm.kit;
   var CLASS_COLORS = {
     hot_99: "#b2182b", hot_95: "#ef8a62", hot_90: "#fddbc7", not_significant: "#f7f7f7",
     cold_90: "#d1e5f0", cold_95: "#67a9cf", cold_99: "#2166ac",
@@ -20,42 +21,12 @@
   function t(key, params) { return pm.t(key, params); }
   function el(tag, className, text) { return pm.el(tag, className, text); }
 
-  function request(url, options) {
-    options = options || {};
-    var headers = { Accept: "application/json", "Accept-Language": pm.language() };
-    if (options.body !== undefined) {
-      headers["Content-Type"] = "application/json";
-      var token = document.querySelector('meta[name="csrf-token"]');
-      if (token) headers["X-CSRF-Token"] = token.getAttribute("content");
-    }
-    return fetch(url, {
-      method: options.method || "GET", headers: headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    }).then(function (res) {
-      return res.json().then(function (data) {
-        if (!res.ok) throw new Error(data.message || res.statusText);
-        return data;
-      });
-    });
-  }
-
   function query(params) {
     return Object.keys(params).filter(function (k) {
       return params[k] !== "" && params[k] !== null && params[k] !== undefined;
     }).map(function (k) {
       return encodeURIComponent(k) + "=" + encodeURIComponent(params[k]);
     }).join("&");
-  }
-
-  // Count the page's pending requests with the map layers', so tests and people see when it is done.
-  function tracked(promise) {
-    pm.pending = (pm.pending || 0) + 1;
-    document.documentElement.dataset.pmPending = String(pm.pending);
-    return promise.then(function (v) { done(); return v; }, function (e) { done(); throw e; });
-    function done() {
-      pm.pending -= 1;
-      document.documentElement.dataset.pmPending = String(pm.pending);
-    }
   }
 
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
@@ -103,7 +74,7 @@
       var params = readWindow();
       params.cell_m = hot.value("cell_m");
       hot.error(null);
-      return tracked(request(config.hotspotsUrl + "?" + query(params))).then(function (data) {
+      return kit.request("GET", config.hotspotsUrl + "?" + query(params)).then(function (data) {
         drawHexagons(data);
         drawHeat(data);
         summarise(data);
@@ -183,7 +154,7 @@
     function loadMarked() {
       var params = readWindow();
       params.counts = "true";
-      return tracked(request(config.markedUrl + "?" + query(params))).then(function (data) {
+      return kit.request("GET", config.markedUrl + "?" + query(params)).then(function (data) {
         var list = marked.part("list");
         clear(list);
         data.features.forEach(function (f) {
@@ -223,7 +194,7 @@
         var feature = layer.toGeoJSON();
         feature.properties = { name: name.value, kind: kind.value, hours: hours.value || null, note: note.value || null };
         var body = { type: "Feature", geometry: feature.geometry, properties: feature.properties, campus: config.campus };
-        tracked(request(config.markedUrl, { method: "POST", body: body })).then(function () {
+        kit.request("POST", config.markedUrl, body).then(function () {
           map.removeLayer(layer);
           var stored = pm.layer("hotspots");
           if (stored) { if (!map.hasLayer(stored)) map.addLayer(stored); stored.refresh(true); }
@@ -275,21 +246,21 @@
     offenders.part("repeat").addEventListener("click", function () {
       var params = readWindow();
       params.min_count = offenders.value("min_count");
-      tracked(request(config.repeatUrl + "?" + query(params))).then(function (data) {
+      kit.request("GET", config.repeatUrl + "?" + query(params)).then(function (data) {
         offenders.error(null);
         listPlates(rowsOf(data), function (r) { return t("%(count)s violations", { count: r.count }); });
       }).catch(function (err) { offenders.error(err); });
     });
     offenders.part("zombies").addEventListener("click", function () {
       var params = { campus: config.campus, min_days: offenders.value("min_days"), radius_m: offenders.value("radius_m") };
-      tracked(request(config.zombiesUrl + "?" + query(params))).then(function (data) {
+      kit.request("GET", config.zombiesUrl + "?" + query(params)).then(function (data) {
         offenders.error(null);
         listPlates(rowsOf(data), function (r) { return t("seen on %(days)s days", { days: r.days }); });
       }).catch(function (err) { offenders.error(err); });
     });
 
     function showPlate(plate) {
-      tracked(request(config.plateUrl + "?" + query({ plate: plate, campus: config.campus }))).then(function (data) {
+      kit.request("GET", config.plateUrl + "?" + query({ plate: plate, campus: config.campus })).then(function (data) {
         historyLayer.clearLayers();
         var points = [];
         data.features.forEach(function (f, index) {
@@ -314,7 +285,7 @@
       var w = readWindow();
       var params = { campus: config.campus, hours: w.hours, days: w.days, kinds: w.kinds, cell_m: hot.value("cell_m") };
       ["before_from", "before_to", "after_from", "after_to"].forEach(function (k) { params[k] = compare.value(k); });
-      tracked(request(config.compareUrl + "?" + query(params))).then(function (data) {
+      kit.request("GET", config.compareUrl + "?" + query(params)).then(function (data) {
         compare.error(null);
         hexLayer.clearLayers();
         var most = 1;
@@ -353,7 +324,7 @@
       var w = readWindow();
       var body = { campus: config.campus, k: Number(posts.value("k")), radius_m: Number(posts.value("radius_m")) };
       ["hours", "days", "from", "to", "kinds"].forEach(function (key) { if (w[key]) body[key] = w[key]; });
-      tracked(request(config.suggestUrl, { method: "POST", body: body })).then(function (data) {
+      kit.request("POST", config.suggestUrl, body).then(function (data) {
         posts.error(null);
         suggested = data.features;
         postLayer.clearLayers();
@@ -385,7 +356,7 @@
                      properties: { name: t("Duty post %(n)s", { n: index + 1 }), hours: hours } };
           }),
         };
-        tracked(request(config.dutyPostsUrl, { method: "POST", body: body })).then(function () {
+        kit.request("POST", config.dutyPostsUrl, body).then(function () {
           posts.error(null);
           postLayer.clearLayers();
           saveButton.hidden = true;
@@ -415,7 +386,7 @@
           button.addEventListener("click", function () {
             var body = { to: to, version: feature.properties.version };
             if (reason.value) body.reason = reason.value;
-            tracked(request(config.transitionUrl.replace("{id}", id), { method: "POST", body: body })).then(function () {
+            kit.request("POST", config.transitionUrl.replace("{id}", id), body).then(function () {
               map.closePopup();
               var layer = pm.layer("violations");
               if (layer) layer.refresh(true);
@@ -430,7 +401,7 @@
       if (config.seesPhotos) {
         var photos = el("div", "pm-photos");
         box.appendChild(photos);
-        tracked(request(config.photosUrl.replace("{id}", id))).then(function (data) {
+        kit.request("GET", config.photosUrl.replace("{id}", id)).then(function (data) {
           (data.photos || []).forEach(function (p) {
             if (!p.available && p.available !== undefined) return;
             var link = el("a");
@@ -455,16 +426,7 @@
             if (!upload.files.length) return;
             var data = new FormData();
             data.append("file", upload.files[0]);
-            var token = document.querySelector('meta[name="csrf-token"]');
-            var headers = { Accept: "application/json", "Accept-Language": pm.language() };
-            if (token) headers["X-CSRF-Token"] = token.getAttribute("content");
-            tracked(fetch(config.photosUrl.replace("{id}", id), { method: "POST", headers: headers, body: data })
-              .then(function (res) {
-                return res.json().then(function (body) {
-                  if (!res.ok) throw new Error(body.message || res.statusText);
-                  return body;
-                });
-              })).then(function (p) {
+            kit.request("POST", config.photosUrl.replace("{id}", id), data).then(function (p) {
               var img = el("img", "pm-photo");
               img.src = config.photoUrl.replace("{sha256}", p.sha256);
               img.alt = t("evidence photo");

@@ -132,9 +132,9 @@ class LiveServer:
                 db.session.commit()
             db.session.remove()
 
-    def sign_in(self, context: Any) -> None:
-        """Sign a browser context in (its cookie jar is shared with its pages)."""
-        response = context.request.post(f"{self.url}/login", form={"username": self.USERNAME,
+    def sign_in(self, context: Any, username: str | None = None) -> None:
+        """Sign a browser context in (its cookie jar is shared with its pages), as this server's user or another."""
+        response = context.request.post(f"{self.url}/login", form={"username": username or self.USERNAME,
                                                                     "password": self.PASSWORD},
                                         max_redirects=0)
         assert response.status == 302, response.status
@@ -223,3 +223,45 @@ def set_view(page: Any, lat: float, lon: float, zoom: int) -> None:
 def open_page(page: Any, url: str) -> None:
     page.goto(url, wait_until="networkidle")
     wait_idle(page)
+
+
+def ensure_user(live: LiveServer, username: str, roles: str, **fields: Any) -> int:
+    """A user of the live server with the test password (made on first use); its id."""
+    from sqlalchemy import select
+
+    from patrolmap.auth.passwords import hash_password
+    from patrolmap.extensions import db
+    from patrolmap.models import User
+
+    with live.app.app_context():
+        user = db.session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            user = User(username=username, roles=roles, password_hash=hash_password(live.PASSWORD), **fields)
+            db.session.add(user)
+            db.session.commit()
+        user_id = user.id
+        db.session.remove()
+    return user_id
+
+
+@pytest.fixture
+def user_contexts(browser: Any, live: LiveServer) -> Iterator[Callable[..., Any]]:
+    """Make browser contexts signed in as users of the given roles (each user made on first use).
+
+    `make(username, roles, viewport=(width, height), user={...}, **options)`: `user` sets more fields of a
+    new user (its unit); `options` go to browser.new_context (is_mobile, geolocation ...). Closed at teardown.
+    """
+    made: list[Any] = []
+
+    def make(username: str, roles: str, viewport: tuple[int, int] = (1280, 800), *,
+             user: Mapping[str, Any] | None = None, **options: Any) -> Any:
+        ensure_user(live, username, roles, **(user or {}))
+        context = browser.new_context(**{"locale": "en-US", "viewport": {"width": viewport[0], "height": viewport[1]},
+                                         **options})
+        made.append(context)
+        live.sign_in(context, username)
+        return context
+
+    yield make
+    for context in made:
+        context.close()

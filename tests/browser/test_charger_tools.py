@@ -9,7 +9,6 @@ from the page's traffic where that is possible) and the API's figures against th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,42 +22,9 @@ CAMPUS = "cau-east"
 MAP = "window[document.querySelector('.folium-map').id]"
 
 
-def _user(live: LiveServer, username: str, roles: str) -> None:
-    from sqlalchemy import select
-
-    from patrolmap.auth.passwords import hash_password
-    from patrolmap.extensions import db
-    from patrolmap.models import User
-
-    with live.app.app_context():
-        if db.session.scalars(select(User).where(User.username == username)).first() is None:
-            db.session.add(User(username=username, roles=roles, password_hash=hash_password(live.PASSWORD)))
-            db.session.commit()
-        db.session.remove()
-
-
 @pytest.fixture
-def contexts(browser: Any, live: LiveServer) -> Iterator[Any]:
-    """Make browser contexts signed in as a user of the given roles (made on first use)."""
-    made: list[Any] = []
-
-    def make(username: str = PLANNER, roles: str = "planner", **options: Any) -> Any:
-        _user(live, username, roles)
-        context = browser.new_context(locale="en-US", **options)
-        response = context.request.post(f"{live.url}/login", form={"username": username, "password": live.PASSWORD},
-                                        max_redirects=0)
-        assert response.status == 302, response.status
-        made.append(context)
-        return context
-
-    yield make
-    for context in made:
-        context.close()
-
-
-@pytest.fixture
-def planner(contexts: Any) -> Any:
-    tab = contexts(viewport={"width": 1280, "height": 800}).new_page()
+def planner(user_contexts: Any) -> Any:
+    tab = user_contexts(PLANNER, "planner").new_page()
     tab.trouble = watch(tab)
     return tab
 
@@ -327,7 +293,7 @@ def test_suggest_save_compare_export_and_delete(live: LiveServer, planner: Any) 
     assert not planner.trouble.report(), planner.trouble.report()
 
 
-def test_tools_follow_the_access_table(live: LiveServer, contexts: Any) -> None:
+def test_tools_follow_the_access_table(live: LiveServer, user_contexts: Any) -> None:
     """A viewer reads coverage and scenarios but gets no suggestion or save controls; other pages have no tools."""
     from patrolmap.access import allowed, rule_for
 
@@ -336,7 +302,7 @@ def test_tools_follow_the_access_table(live: LiveServer, contexts: Any) -> None:
         return allowed(rule_for(endpoint, method), frozenset(roles.split(",")))
 
     for username, roles in ((PLANNER, "planner"), ("viewer-wu", "viewer")):
-        context = contexts(username, roles, viewport={"width": 1280, "height": 800})
+        context = user_contexts(username, roles)
         html = context.request.get(f"{live.url}/chargers?campus={CAMPUS}").text()
         assert ("patrolmap.chargerTools(" in html) is may("/api/chargers/coverage", "GET", roles) is True
         assert ('id="pm-suggest-form"' in html) is may("/api/chargers/suggest", "POST", roles)
@@ -356,8 +322,8 @@ def test_tools_follow_the_access_table(live: LiveServer, contexts: Any) -> None:
     assert not tab.trouble.report(), tab.trouble.report()
 
 
-def test_phone_layout(live: LiveServer, contexts: Any) -> None:
-    phone = contexts(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+def test_phone_layout(live: LiveServer, user_contexts: Any) -> None:
+    phone = user_contexts(PLANNER, "planner", (390, 844), is_mobile=True, has_touch=True).new_page()
     phone.trouble = watch(phone)
     open_page(phone, live.url + "/chargers")
     details = phone.locator("#pm-charger-details")

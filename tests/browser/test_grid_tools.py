@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import LiveServer, open_page, shot, wait_idle, watch
+from .conftest import LiveServer, ensure_user, open_page, shot, wait_idle, watch
 
 pytestmark = pytest.mark.browser
 
@@ -32,45 +31,6 @@ UNIT = "后勤处 Logistics"
 UNIT_USER = "unit-zhao"
 XSS = '<img src=x onerror="window.__xss=1">{{ 7*7 }}'
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _user(live: LiveServer, username: str, roles: str, **fields: Any) -> int:
-    from sqlalchemy import select
-
-    from patrolmap.auth.passwords import hash_password
-    from patrolmap.extensions import db
-    from patrolmap.models import User
-
-    with live.app.app_context():
-        user = db.session.scalars(select(User).where(User.username == username)).first()
-        if user is None:
-            user = User(username=username, roles=roles, password_hash=hash_password(live.PASSWORD), **fields)
-            db.session.add(user)
-            db.session.commit()
-        user_id = user.id
-        db.session.remove()
-    return user_id
-
-
-@pytest.fixture
-def contexts(browser: Any, live: LiveServer) -> Iterator[Any]:
-    """Make browser contexts signed in as a user of the given roles (made on first use)."""
-    made: list[Any] = []
-
-    def make(username: str, roles: str, viewport: tuple[int, int] = (1280, 800), **options: Any) -> Any:
-        fields = {"unit": options.pop("unit")} if "unit" in options else {}
-        _user(live, username, roles, **fields)
-        context = browser.new_context(locale="en-US", viewport={"width": viewport[0], "height": viewport[1]},
-                                      **options)
-        response = context.request.post(f"{live.url}/login", form={"username": username, "password": live.PASSWORD},
-                                        max_redirects=0)
-        assert response.status == 302, response.status
-        made.append(context)
-        return context
-
-    yield make
-    for context in made:
-        context.close()
 
 
 def tab(context: Any) -> Any:
@@ -151,12 +111,12 @@ def test_every_word_of_grid_js_is_translatable() -> None:
 
 
 def officer_id(live: LiveServer, username: str) -> int:
-    return _user(live, username, "grid_officer")
+    return ensure_user(live, username, "grid_officer")
 
 
-def test_admin_proposes_adjusts_and_applies_zones(live: LiveServer, contexts: Any) -> None:
+def test_admin_proposes_adjusts_and_applies_zones(live: LiveServer, user_contexts: Any) -> None:
     officers = [officer_id(live, name) for name in OFFICERS]
-    admin = tab(contexts(ADMIN, "admin"))
+    admin = tab(user_contexts(ADMIN, "admin"))
     open_page(admin, live.url + "/grid")
     saved = api(admin.context, live, f"/api/grid/zones?campus={CAMPUS}")["features"]
     items = admin.locator("#pm-grid-zones [data-role=list] li[data-zone-id]")
@@ -382,13 +342,13 @@ def open_in_list(page: Any, hazard: int) -> None:
     assert page.locator("#pm-hazard-detail").get_attribute("data-hazard-id") == str(hazard)
 
 
-def test_officer_sees_zone_and_a_hazard_goes_round_the_loop(live: LiveServer, contexts: Any) -> None:
-    admin = contexts(ADMIN, "admin")
+def test_officer_sees_zone_and_a_hazard_goes_round_the_loop(live: LiveServer, user_contexts: Any) -> None:
+    admin = user_contexts(ADMIN, "admin")
     officer_name = OFFICERS[0]
     me = officer_id(live, officer_name)
     zone = officers_zone(live, admin, me)
     zid = zone["properties"]["id"]
-    officer = tab(contexts(officer_name, "grid_officer"))
+    officer = tab(user_contexts(officer_name, "grid_officer"))
     open_page(officer, live.url + "/grid")
 
     # my zone first: named, its buildings listed, highlighted and in view
@@ -477,7 +437,7 @@ def test_officer_sees_zone_and_a_hazard_goes_round_the_loop(live: LiveServer, co
     assert hazard_buttons(officer) == allowed(officer.context)
 
     # the responsible unit rectifies: it sees the hazard (its unit's) and the moves that are its to make
-    unit = tab(contexts(UNIT_USER, "responsible_unit", unit=UNIT))
+    unit = tab(user_contexts(UNIT_USER, "responsible_unit", user={"unit": UNIT}))
     open_page(unit, live.url + "/grid")
     assert unit.locator(f"#pm-hazards [data-role=list] li[data-hazard-id='{hazard}']").count() == 1
     open_in_list(unit, hazard)
@@ -521,7 +481,7 @@ def test_officer_sees_zone_and_a_hazard_goes_round_the_loop(live: LiveServer, co
     shot(officer, "grid-hazard-closed")
 
 
-def test_overdue_hazards_are_red_filtered_and_notified(live: LiveServer, contexts: Any) -> None:
+def test_overdue_hazards_are_red_filtered_and_notified(live: LiveServer, user_contexts: Any) -> None:
     """A notice past its deadline: drawn red, listed as overdue, kept by the overdue filter, its reminder
     counted on the notifications badge and marked read there."""
     from sqlalchemy import update
@@ -530,11 +490,11 @@ def test_overdue_hazards_are_red_filtered_and_notified(live: LiveServer, context
     from patrolmap.hazardstore import run_reminders
     from patrolmap.models import Hazard
 
-    admin = contexts(ADMIN, "admin")
+    admin = user_contexts(ADMIN, "admin")
     officer_name = OFFICERS[1]
     me = officer_id(live, officer_name)
     zone = officers_zone(live, admin, me)
-    officer_ctx = contexts(officer_name, "grid_officer")
+    officer_ctx = user_contexts(officer_name, "grid_officer")
     building = zone["properties"]["buildings"][0]
     late = send(officer_ctx, live, "POST", "/api/hazards", {"campus": CAMPUS, "category": "electrical",
                                                              "urgency": "high", "description": "私拉电线",
@@ -591,7 +551,7 @@ def test_overdue_hazards_are_red_filtered_and_notified(live: LiveServer, context
     assert not officer.trouble.report(), officer.trouble.report()
 
 
-def test_tools_follow_the_access_table(live: LiveServer, contexts: Any) -> None:
+def test_tools_follow_the_access_table(live: LiveServer, user_contexts: Any) -> None:
     """Each role gets the parts of the panel the access table lets it use; other pages have no grid tools."""
     from patrolmap.access import allowed, rule_for
 
@@ -601,7 +561,7 @@ def test_tools_follow_the_access_table(live: LiveServer, contexts: Any) -> None:
 
     for username, roles in ((ADMIN, "admin"), ("planner-grid", "planner"), (OFFICERS[0], "grid_officer"),
                             ("viewer-grid", "viewer")):
-        context = contexts(username, roles)
+        context = user_contexts(username, roles)
         html = context.request.get(f"{live.url}/grid?campus={CAMPUS}").text()
         assert "patrolmap.gridTools(" in html
         assert ('id="pm-propose-form"' in html) is may("/api/grid/propose", "POST", roles)
@@ -629,8 +589,8 @@ def test_tools_follow_the_access_table(live: LiveServer, contexts: Any) -> None:
     assert not viewer.trouble.report(), viewer.trouble.report()
 
 
-def test_phone_layout(live: LiveServer, contexts: Any) -> None:
-    phone = tab(contexts(OFFICERS[0], "grid_officer", viewport=(390, 844), is_mobile=True, has_touch=True))
+def test_phone_layout(live: LiveServer, user_contexts: Any) -> None:
+    phone = tab(user_contexts(OFFICERS[0], "grid_officer", viewport=(390, 844), is_mobile=True, has_touch=True))
     open_page(phone, live.url + "/grid")
     details = phone.locator("#pm-grid-details")
     assert details.evaluate("d => d.open") is False  # folded: the map comes first

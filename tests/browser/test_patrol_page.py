@@ -6,7 +6,6 @@ reload; and the page on a phone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,37 +19,8 @@ MAP = "window[document.querySelector('.folium-map').id]"
 
 
 @pytest.fixture
-def lead_context(browser: Any, live: LiveServer) -> Iterator[Any]:
-    """A browser context signed in as a patrol lead (the live server's own user is an admin)."""
-    from sqlalchemy import select
-
-    from patrolmap.auth.passwords import hash_password
-    from patrolmap.extensions import db
-    from patrolmap.models import User
-
-    with live.app.app_context():
-        if db.session.scalars(select(User).where(User.username == LEAD)).first() is None:
-            db.session.add(User(username=LEAD, roles="patrol_lead", password_hash=hash_password(live.PASSWORD)))
-            db.session.commit()
-        db.session.remove()
-    contexts: list[Any] = []
-
-    def make(**options: Any) -> Any:
-        context = browser.new_context(locale="en-US", **options)
-        response = context.request.post(f"{live.url}/login", form={"username": LEAD, "password": live.PASSWORD},
-                                        max_redirects=0)
-        assert response.status == 302, response.status
-        contexts.append(context)
-        return context
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
-def lead(lead_context: Any) -> Any:
-    tab = lead_context(viewport={"width": 1280, "height": 800}).new_page()
+def lead(user_contexts: Any) -> Any:
+    tab = user_contexts(LEAD, "patrol_lead").new_page()
     tab.trouble = watch(tab)
     return tab
 
@@ -257,8 +227,8 @@ def test_save_reload_and_load_a_route(live: LiveServer, lead: Any) -> None:
     shot(lead, "patrol-saved-route")
 
 
-def test_phone_layout(live: LiveServer, lead_context: Any) -> None:
-    phone = lead_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+def test_phone_layout(live: LiveServer, user_contexts: Any) -> None:
+    phone = user_contexts(LEAD, "patrol_lead", (390, 844), is_mobile=True, has_touch=True).new_page()
     phone.trouble = watch(phone)
     open_page(phone, live.url + "/patrol")
     details = phone.locator("#pm-patrol-details")

@@ -132,6 +132,26 @@ def test_drive_uses_only_roads_and_walk_skips_private_paths() -> None:
     assert sum(d["length_m"] for _, _, d in walk_all.graph.edges(data=True)) == pytest.approx(300)
 
 
+def test_a_footway_marked_as_fire_lane_is_driven() -> None:
+    # A 200 m footway from (0, 0) to (200, 0), and a road around it: up 100, across 200, down 100 (400 m).
+    lines = [[(0, 0), (200, 0)], [(0, 0), (0, 100), (200, 100), (200, 0)]]
+    gdf = layer(lines, ["footway", "road"])
+
+    def drive_length(frame: object) -> float:
+        net = build_network(frame, "drive", projection=PROJ)  # type: ignore[arg-type]
+        snapped = net.snap(lonlat((0, 0)), [lonlat((200, 0))])
+        return nx.shortest_path_length(snapped.graph, snapped.start, snapped.nodes[0], weight="length_m")
+
+    assert drive_length(gdf) == pytest.approx(400, abs=1e-6)  # the footway is not for cars
+    marked = gdf.assign(fire_lane=[True, False])
+    assert drive_length(marked) == pytest.approx(200, abs=1e-6)  # a fire lane is, whatever its kind
+    drive = build_network(marked, "drive", projection=PROJ)
+    assert {d["kind"] for _, _, d in drive.graph.edges(data=True)} == {"road", "footway"}
+    # Access still wins: a private fire lane stays out unless private paths are asked for.
+    private = marked.assign(access=["private", "public"])
+    assert drive_length(private) == pytest.approx(400, abs=1e-6)
+
+
 def test_unknown_mode_is_rejected() -> None:
     with pytest.raises(ValueError, match="mode"):
         build_network(layer(grid_lines(2)), "fly")  # type: ignore[arg-type]
