@@ -435,9 +435,9 @@ def _site_key(value: Any, data: PlacementData, points: Mapping[int, str], what: 
         key = lots.get(value)
     elif isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():  # "²" is a digit to isdigit(), not to int()
             key = lots.get(int(text))
-        elif text.startswith("point:") and text[6:].isdigit():
+        elif text.startswith("point:") and text[6:].isascii() and text[6:].isdigit():
             key = points.get(int(text[6:]))
         elif text in lots.values():
             key = text

@@ -240,7 +240,7 @@ def notice_sequence(number: str | None, year: int, campus_slug: str) -> int | No
     if number is None or not number.startswith(prefix):
         return None
     rest = number[len(prefix):]
-    return int(rest) if rest.isdigit() else None
+    return int(rest) if rest.isascii() and rest.isdigit() else None
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

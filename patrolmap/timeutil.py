@@ -8,6 +8,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+# Dates a request may name (a report's period, a shift, a missed-stops report): the days and instants
+# worked out around them (the period before, local midnights in UTC) stay within Python's dates.
+FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+
 
 def local_fields(observed_utc: Sequence[dt.datetime], timezone: str) -> pd.DataFrame:
     """Return local_date, local_hour, local_minute, local_weekday (Monday=0) for UTC times."""

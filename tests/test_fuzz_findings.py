@@ -80,3 +80,20 @@ def test_a_stop_the_projection_cannot_place_is_unreachable(client: FlaskClient,
     assert status(response) == 200, response.get_json()
     (unreachable,) = response.get_json()["unreachable"]
     assert unreachable["checkpoint"] == 0 and unreachable["distance_m"] is None
+
+
+def test_digits_that_are_no_numbers(client: FlaskClient, two_universities: dict[str, int]) -> None:
+    """"²".isdigit() is true, int("²") fails: such text is a name or a bad value, never a 500."""
+    path_id = db.session.scalars(select(Checkpoint.id)).first()  # any id: the item is looked up first
+    assert status(client.get("/api/patrol/missed?campus=%C2%B2")) == 404
+    assert status(client.get("/api/violations/zombies?days=%C2%B2")) == 400
+    assert status(client.delete(f"/api/layers/checkpoints/items/{path_id}?version=%C2%B2")) == 400
+    assert status(client.post("/api/chargers/suggest", json={"campus": "mini", "exclude": ["²"]})) == 400
+
+
+def test_bodies_and_dates_the_long_run_found(client: FlaskClient, two_universities: dict[str, int]) -> None:
+    """benchmarks/schemathesis_long.py (1,000 cases per operation): a JSON array to /login, year 1 shifts."""
+    assert status(client.post("/login", json=[{"username": "x"}])) == 400
+    assert status(client.get("/api/patrol/missed?campus=mini&from=0001-01-01&to=0001-01-01")) == 400
+    assert status(client.get("/api/patrol/missed?campus=mini&to=0001-01-03")) == 400
+    assert status(client.get("/api/routes/1/shifts/0001-01-01")) == 400

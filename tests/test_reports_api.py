@@ -174,6 +174,8 @@ def test_bad_parameters_answer_400_json_and_other_campuses_404(app: Flask, clien
     assert client.get("/api/reports/charts/pie.png?campus=mini").status_code == 404
     assert client.get("/api/reports/charts/trend.png?campus=mini&report=made-up").status_code == 200  # recomputed
     assert client.get("/api/reports?campus=nowhere").status_code == 404
+    assert client.get("/api/reports?campus=¹").status_code == 404  # a digit to str.isdigit, not to int()
+    assert client.get("/api/reports?campus=99999999999999999999").status_code == 404
     staff = signed_in_client(app, "staff-of-test-u", "traffic_staff", university="Test University")
     assert staff.get("/api/reports?campus=other").status_code == 404  # another university's campus
     march = staff.get("/api/reports?period=month&date=2026-03-05")  # their only campus

@@ -187,7 +187,7 @@ def parse_days(text: str | None) -> DaySelection | None:
 def _day_number(token: str, raw: str) -> int:
     if token in _DAY_NAMES:
         return _DAY_NAMES[token]
-    if token.isdigit() and 1 <= int(token) <= 7:
+    if token.isascii() and token.isdigit() and 1 <= int(token) <= 7:  # "²" is a digit to isdigit(), not int()
         return int(token) - 1
     raise InputError(N_("days: %(text)s is not a day; use weekdays, weekends, workdays, restdays, holidays, "
                         "mon..sun or 1..7 (1 is Monday), separated by commas, or ranges such as 1-5"),

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 
 from patrolmap.analysis.errors import N_, InputError
 from patrolmap.analysis.workcalendar import Term, WorkCalendar
+from patrolmap.timeutil import FIRST_DATE, LAST_DATE
 
 KINDS = ("week", "month", "term", "custom")
 MAX_DAYS = 400  # a custom period: a year and a little more
-# Dates a report may name: the period before, and the instants around the days, stay within Python's dates.
-FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,8 @@ def login_form() -> str:
 @bp.post("/login")
 def login() -> Response | tuple[Response, int] | tuple[str, int]:
     data = request.get_json(silent=True) if request.is_json else request.form
+    if request.is_json and data is not None and not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object (Content-Type: application/json)")
     username = str((data or {}).get("username", ""))
     password = str((data or {}).get("password", ""))
     try:

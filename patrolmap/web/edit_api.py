@@ -139,7 +139,7 @@ def _properties(layer_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], di
 def _version(value: Any, where: str = "properties.version") -> int:
     if value is None:
         raise BadRequest("%(where)s is required: the version you read, so that no edit is lost", where=where)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():  # not "²"
         value = int(value)
     return check_version(value) or 0  # never 0: check_version refuses versions below 1
 

@@ -54,6 +54,7 @@ from patrolmap.patrolshifts import (
     tours_from_plan,
 )
 from patrolmap.store import list_campuses
+from patrolmap.timeutil import FIRST_DATE, LAST_DATE
 from patrolmap.web.api import _json_body, actor, scoped_campus
 from patrolmap.wording import N_
 
@@ -317,7 +318,7 @@ def walk_page(route_id: int) -> str:
         raise ValidationFailed("route %(name)s has no planned tour to walk", name=route.name)
     team_text = request.args.get("team", "")
     teams = [t.team for t in tours]
-    team = int(team_text) if team_text.isdigit() and int(team_text) in teams else teams[0]
+    team = int(team_text) if team_text.isascii() and team_text.isdigit() and int(team_text) in teams else teams[0]
     tour = next(t for t in tours if t.team == team)
     points = _checkpoints(campus.id, tour.order)
     now = now_utc()
@@ -542,9 +543,13 @@ def post_track(route_id: int) -> tuple[Response, int]:
 
 def _parse_date(text: str | None, what: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text or "")
+        day = dt.date.fromisoformat(text or "")
     except ValueError:
         raise BadRequest("%(name)s must be a date YYYY-MM-DD, got %(text)s", name=what, text=repr(text)) from None
+    if not FIRST_DATE <= day <= LAST_DATE:  # the shift's instants around it must stay within Python's dates
+        raise BadRequest("%(name)s must be a date from %(first)s to %(last)s, got %(text)s", name=what,
+                         first=FIRST_DATE.isoformat(), last=LAST_DATE.isoformat(), text=repr(text))
+    return day
 
 
 def _tracks(route_id: int, shift_date: dt.date, zone: zoneinfo.ZoneInfo, officer: str | None) -> dict[str, Any]:
@@ -626,7 +631,7 @@ def shift_report(route_id: int, shift_date: str) -> Response:
 def _report_campus() -> Campus:
     key = request.args.get("campus")
     if key:
-        return scoped_campus(int(key) if key.isdigit() else key)
+        return scoped_campus(int(key) if key.isascii() and key.isdigit() else key)  # "²" is no id
     campuses = list_campuses(db.session, g.scope.campus_ids)
     if len(campuses) != 1:
         raise BadRequest("campus is required when there are several campuses")
