@@ -192,7 +192,7 @@ def build_workbook(report: Report, translate: Translate) -> bytes:
     _write(sheets["hazards_zone"], [_("Grid zone"), *hazard_headers],
            [[_name(r["name"], outside if r["zone"] is None else str(r["zone"])), *hazard_row(r)]
             for r in hz["by_zone"]])
-    patrol_headers = [_("Shifts"), _("Planned"), _("On time"), _("Late"), _("Missed"), _("Completion (on time)"),
+    patrol_headers = [_("Shifts"), _("Planned visits"), _("On time"), _("Late"), _("Missed"), _("Completion (on time)"),
                       _("Visited")]
 
     def patrol_row(r: dict[str, Any]) -> list[Any]:
