@@ -40,12 +40,11 @@ from patrolmap.store import (
     CampusFilter,
     campus_extent,
     layer_frame,
-    list_campuses,
     plate_violation_ids,
     query_features,
     violation_subset,
 )
-from patrolmap.web.api import _campus_param, _json_body, _LocalTimes, _properties, scoped_campus
+from patrolmap.web.api import _campus_param, _json_body, _LocalTimes, _properties, one_campus
 from patrolmap.web.params import parse_int
 
 bp = Blueprint("analysis", __name__, url_prefix="/api")
@@ -118,14 +117,7 @@ def _plain(value: float) -> float | int:
 
 def _one_campus(key: Any) -> Campus:
     """The campus asked for, or the caller's only campus: hotspots are drawn on one campus's grid."""
-    if key is not None and key != "":
-        if not isinstance(key, (str, int)) or isinstance(key, bool):
-            raise BadRequest("campus must be a slug or an id")
-        return scoped_campus(key)
-    campuses = list_campuses(db.session, g.scope.campus_ids)
-    if len(campuses) != 1:
-        raise BadRequest("campus is required when there are several campuses")
-    return campuses[0]
+    return one_campus(key)
 
 
 def _violations(campus_id: CampusFilter, flt: TimeFilter, calendar: WorkCalendar, columns: list[str],

@@ -240,10 +240,9 @@ def _coordinate(body: dict[str, Any], name: str) -> float:
     return float(value)
 
 
-def _campus_for_write(body: dict[str, Any]) -> Campus:
-    """The campus a write goes to: one the caller may see (object-level check), or their only one."""
-    key = body.get("campus")
-    if key is None:
+def one_campus(key: Any) -> Campus:
+    """The campus asked for (one the caller may see: an object-level check), or the caller's only campus."""
+    if key is None or key == "":
         campuses = list_campuses(db.session, g.scope.campus_ids)
         if len(campuses) != 1:
             raise BadRequest("campus is required when there are several campuses")
@@ -251,6 +250,11 @@ def _campus_for_write(body: dict[str, Any]) -> Campus:
     if not isinstance(key, (str, int)) or isinstance(key, bool):
         raise BadRequest("campus must be a slug or an id")
     return scoped_campus(key)
+
+
+def _campus_for_write(body: dict[str, Any]) -> Campus:
+    """The campus a write goes to: one the caller may see (object-level check), or their only one."""
+    return one_campus(body.get("campus"))
 
 
 @bp.post("/violations")

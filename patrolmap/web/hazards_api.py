@@ -61,9 +61,9 @@ from patrolmap.hazardstore import (
 )
 from patrolmap.importing import as_http_error
 from patrolmap.models import Building, Campus, GridZone, Hazard, HazardPhoto, User
-from patrolmap.store import campus_extent, get_campus, list_campuses
+from patrolmap.store import campus_extent, get_campus
 from patrolmap.transitions import check_version
-from patrolmap.web.api import _campus_for_write, _json_body, _LocalTimes, actor, scoped_campus
+from patrolmap.web.api import _campus_for_write, _json_body, _LocalTimes, actor, one_campus, scoped_campus
 from patrolmap.web.evidence import _photo_response, _read_upload, _store
 from patrolmap.web.pages import visible_pages
 from patrolmap.web.params import parse_int
@@ -393,14 +393,7 @@ def zone_scorecard(zone_id: int) -> Response:
 @bp.get("/api/grid/scorecards")
 def all_scorecards() -> Response:
     """Every zone's scorecard of a campus (?campus=, needed when there are several): JSON, or ?format=csv."""
-    key = request.args.get("campus")
-    if key:
-        campus = scoped_campus(key)
-    else:
-        campuses = list_campuses(db.session, g.scope.campus_ids)
-        if len(campuses) != 1:
-            raise BadRequest("campus is required when there are several campuses")
-        campus = campuses[0]
+    campus = one_campus(request.args.get("campus"))
     fmt = request.args.get("format", "json")
     if fmt not in ("json", "csv"):
         raise BadRequest("format must be json or csv, got %(value)s", value=repr(fmt))

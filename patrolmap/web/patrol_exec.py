@@ -53,9 +53,8 @@ from patrolmap.patrolshifts import (
     shift_at,
     tours_from_plan,
 )
-from patrolmap.store import list_campuses
 from patrolmap.timeutil import FIRST_DATE, LAST_DATE
-from patrolmap.web.api import _json_body, actor, scoped_campus
+from patrolmap.web.api import _json_body, actor, one_campus
 from patrolmap.wording import N_
 
 bp = Blueprint("patrol_exec", __name__)
@@ -630,12 +629,7 @@ def shift_report(route_id: int, shift_date: str) -> Response:
 
 def _report_campus() -> Campus:
     key = request.args.get("campus")
-    if key:
-        return scoped_campus(int(key) if key.isascii() and key.isdigit() else key)  # "²" is no id
-    campuses = list_campuses(db.session, g.scope.campus_ids)
-    if len(campuses) != 1:
-        raise BadRequest("campus is required when there are several campuses")
-    return campuses[0]
+    return one_campus(int(key) if key and key.isascii() and key.isdigit() else key)  # "²" is no id
 
 
 def missed_rows(campus: Campus, date_from: dt.date, date_to: dt.date, now: dt.datetime) -> dict[str, Any]:
