@@ -191,3 +191,28 @@ def test_grid_zone_features_name_their_officer(client: FlaskClient) -> None:
     client = loaded(client)
     zones = {f["properties"]["source_id"]: f["properties"] for f in client.get("/api/layers/grid-zones").get_json()["features"]}
     assert (zones["z1"]["name"], zones["z1"]["officer"], zones["z1"]["officer_phone"]) == ("一区", "张伟", "13800000001")
+
+
+def test_campus_by_slug_or_by_id_sent_as_text(client: FlaskClient) -> None:
+    """Query strings carry ids as text: digits name a campus by id unless a campus has them as its slug."""
+    from patrolmap.store import ensure_campus, find_campus
+
+    client = loaded(client)
+    mini = find_campus(db.session, "mini")
+    assert mini is not None
+    by_slug = client.get("/api/layers/buildings?campus=mini").get_json()
+    by_id = client.get(f"/api/layers/buildings?campus={mini.id}").get_json()
+    assert by_id["numberMatched"] == by_slug["numberMatched"] == 4
+    # A campus slugged with the other's id keeps its address: the slug is looked up first.
+    digits = ensure_campus(db.session, str(mini.id), name="数字校区")
+    db.session.commit()
+    assert digits.id != mini.id
+    assert client.get(f"/api/layers/buildings?campus={mini.id}").get_json()["numberMatched"] == 0
+    assert client.get(f"/api/layers/buildings?campus={digits.id}").get_json()["numberMatched"] == 0
+    for key in ("99999", "9" * 25, "¹", "1.0", " 1"):
+        assert client.get("/api/layers/buildings", query_string={"campus": key}).status_code == 404, key
+    # The report and the patrol report read the same way.
+    for url in (f"/api/reports?campus={digits.id}&period=month&date=2026-03-05",
+                f"/api/patrol/missed?campus={digits.id}&from=2026-03-01&to=2026-03-07"):
+        assert client.get(url).status_code == 200, url
+        assert client.get(url.replace(f"={digits.id}&", "=99999&")).status_code == 404, url

@@ -62,8 +62,14 @@ def _known_layer(layer_id: str) -> None:
 
 
 def scoped_campus(key: str | int) -> Campus:
-    """A campus the caller may see; others answer as unknown, so their existence does not leak."""
+    """A campus the caller may see; others answer as unknown, so their existence does not leak.
+
+    A query string carries an id as text: a key of ASCII digits that is no campus's slug is read as
+    an id (the slug first, so a campus slugged "2021" keeps its address).
+    """
     campus = find_campus(db.session, key)
+    if campus is None and isinstance(key, str) and key.isascii() and key.isdigit() and len(key) <= 19:
+        campus = find_campus(db.session, int(key))
     if campus is None or not g.scope.sees_campus(campus.id):
         raise NotFound("unknown campus %(campus)s", campus=repr(key))
     return campus

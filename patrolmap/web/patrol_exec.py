@@ -627,11 +627,6 @@ def shift_report(route_id: int, shift_date: str) -> Response:
     })
 
 
-def _report_campus() -> Campus:
-    key = request.args.get("campus")
-    return one_campus(int(key) if key and key.isascii() and key.isdigit() else key)  # "²" is no id
-
-
 def missed_rows(campus: Campus, date_from: dt.date, date_to: dt.date, now: dt.datetime) -> dict[str, Any]:
     """Stops missed in rounds that are over, per shift date, route, team and officer.
 
@@ -714,7 +709,7 @@ def missed_csv(report: dict[str, Any]) -> str:
 @bp.get("/api/patrol/missed")
 def missed_report() -> Response:
     """Missed stops of a campus's routes over local dates (at most 93 days), as JSON or CSV."""
-    campus = _report_campus()
+    campus = one_campus(request.args.get("campus"))
     zone = zoneinfo.ZoneInfo(campus.timezone)
     now = now_utc()
     today = now.astimezone(zone).date()

@@ -46,7 +46,7 @@ def _campus(*, first: bool = False) -> Campus:
     """
     key = request.args.get("campus")
     if key:
-        return scoped_campus(int(key) if key.isascii() and key.isdigit() else key)
+        return scoped_campus(key)
     campuses = list_campuses(db.session, g.scope.campus_ids)
     if not campuses:
         raise NotFound("there is no campus to report on")
