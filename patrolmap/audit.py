@@ -13,7 +13,8 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Collection, Iterable
+import re
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session
 
 from patrolmap.models import AuditEntry, Campus
+from patrolmap.wording import AUDIT_REASONS
 
 EXPORT_COLUMNS = ("id", "at", "actor", "action", "layer", "feature_id", "campus", "reason", "before", "after")
 
@@ -110,3 +112,31 @@ def _cell(value: Any) -> Any:
 
 def _json(value: Any) -> str:
     return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _reason_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"%\((\w+)\)s", template)
+    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts)))
+
+
+# Fixed reasons by their text; templates with placeholders tried longest first, so that
+# "revert of audit entry 7: typo" is read with its reason, not as entry "7: typo".
+_FIXED_REASONS = frozenset(r for r in AUDIT_REASONS if "%(" not in r)
+_REASON_TEMPLATES = sorted(((r, _reason_pattern(r)) for r in AUDIT_REASONS if "%(" in r),
+                           key=lambda pair: -len(re.sub(r"%\(\w+\)s", "", pair[0])))
+
+
+def reason_label(reason: str | None, translate: Callable[[str], str]) -> str:
+    """An audit reason in the reader's language: patrolmap's own words translated, the rest as written.
+
+    What a person typed (and the values inside a template: paths, ids, file names) is left as it is.
+    """
+    if not reason:
+        return ""
+    if reason in _FIXED_REASONS:
+        return translate(reason)
+    for template, pattern in _REASON_TEMPLATES:
+        found = pattern.fullmatch(reason)
+        if found:
+            return translate(template) % found.groupdict()
+    return reason

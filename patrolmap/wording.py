@@ -98,6 +98,21 @@ AUDIT_ACTIONS = {
     "reissue": N_("reissued"),
     "revert": N_("reverted"),
 }
+# The reasons patrolmap itself gives in audit entries. The log stores them in English (evidence
+# reads the same in every export and to every tool); the audit page shows them in the reader's
+# language (audit.reason_label). A test checks that every reason written in the code is here.
+AUDIT_REASONS = (
+    N_("recorded"), N_("edited"), N_("re-planned"), N_("marked on the map"), N_("hazard reported"), N_("user created"),
+    N_("first run: demo admin"), N_("API token issued"), N_("API token revoked"), N_("charger scenario saved"),
+    N_("duty post placed from the map"), N_("patrol route saved"),
+    N_("patrol point picked on the map for a saved route"), N_("evidence photo added"), N_("hazard photo added"),
+    N_("re-import changed the record"), N_("import of %(source)s into %(campus)s"),
+    N_("buildings %(buildings)s moved to zone %(zone)s"), N_("personal data older than %(days)s days"),
+    N_("split at %(lon)s, %(lat)s"), N_("split from path %(path)s"), N_("joined with path %(path)s"),
+    N_("joined into path %(path)s"), N_("revert of audit entry %(entry)s"),
+    N_("revert of audit entry %(entry)s: %(reason)s"),
+)
+
 # Audit entries about things that are not map layers.
 AUDIT_SUBJECTS = {"users": N_("users"), "api-tokens": N_("API tokens"), "patrol_routes": N_("patrol routes"),
                   "checkpoint-tags": N_("QR plaques"), "charger_scenarios": N_("charger scenarios")}

@@ -129,3 +129,72 @@ def test_the_page_lists_entries_escaped(loaded: Flask) -> None:
     filtered = admin.get("/admin/audit?action=import").get_data(as_text=True)
     assert "2 entries" in filtered and "&lt;script&gt;" not in filtered
     assert signed_in_client(loaded, "v", "viewer").get("/admin/audit").status_code == 403
+
+
+def _reasons_written_in_the_code() -> list[tuple[str, str]]:
+    """Every literal audit reason in patrolmap's source (reason="..." or f"...", also after `reason or`),
+    with its placeholders filled by sample values; (where, text)."""
+    import ast
+    from pathlib import Path
+
+    def text_of(node: ast.expr) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            return "".join(v.value if isinstance(v, ast.Constant) else "X9" for v in node.values)
+        if isinstance(node, ast.BoolOp):
+            return text_of(node.values[-1])
+        if isinstance(node, ast.IfExp):
+            return text_of(node.body) or text_of(node.orelse)
+        return None
+
+    found = []
+    for path in sorted((Path(__file__).resolve().parent.parent / "patrolmap").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            for keyword in node.keywords:
+                values = [keyword.value]
+                if isinstance(keyword.value, ast.IfExp):
+                    values = [keyword.value.body, keyword.value.orelse]
+                for value in values:
+                    text = text_of(value) if keyword.arg == "reason" else None
+                    if text and text != "-":  # "-": a transition check's stand-in, not an entry's reason
+                        found.append((f"{path.name}:{node.lineno}", text))
+    return found
+
+
+def test_every_reason_the_code_writes_is_translated() -> None:
+    from flask_babel import force_locale, gettext
+
+    from patrolmap import create_app
+    from patrolmap.audit import reason_label
+    from patrolmap.editing import revert_tag
+
+    written = _reasons_written_in_the_code()
+    texts = {text for _, text in written}
+    assert {"recorded", "split at X9, X9", "joined into path X9", "re-planned", "edited"} <= texts, texts
+    marked = [(where, text) for where, text in written if not reason_label(text, lambda t: "«" + t).startswith("«")]
+    assert not marked, f"audit reasons missing from wording.AUDIT_REASONS: {marked}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "AUTO_INIT_DB": False, "GC_FREEZE": False})
+    with app.test_request_context(), force_locale("zh_Hans_CN"):
+        assert reason_label("split at 116.3501000, 40.0002000", gettext) == "在 116.3501000, 40.0002000 处拆分"
+        assert reason_label("recorded", gettext) == "登记"
+        # A revert with the admin's own words: the template is translated, the words kept.
+        assert reason_label(f"{revert_tag(7)}: 打错了 typo", gettext) == "撤销审计记录 7：打错了 typo"
+        assert reason_label(revert_tag(12), gettext) == "撤销审计记录 12"
+        # What a person typed stays as typed, even when it starts like one of ours.
+        for typed in ("路面施工", "recorded twice", "split at the gate", None, ""):
+            assert reason_label(typed, gettext) == (typed or "")
+
+
+def test_the_page_shows_reasons_in_the_readers_language(loaded: Flask) -> None:
+    staff = signed_in_client(loaded, "duty-li", "traffic_staff")
+    assert staff.post("/api/violations", json=RECORD).status_code == 201
+    admin = signed_in_client(loaded, "root", "admin")
+    chinese = admin.get("/admin/audit?action=create", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert '<td title="recorded">登记</td>' in chinese
+    english = admin.get("/admin/audit?action=create").get_data(as_text=True)
+    assert "<td>recorded</td>" in english
+    # The stored reason (the evidence) is unchanged: the API and the CSV give it as written.
+    assert admin.get("/api/audit?action=create").get_json()["entries"][0]["reason"] == "recorded"

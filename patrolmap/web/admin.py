@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 from flask_babel import gettext
 
-from patrolmap.audit import AuditFilter, audit_csv, campus_slugs, count_audit, entry_dict, query_audit
+from patrolmap.audit import AuditFilter, audit_csv, campus_slugs, count_audit, entry_dict, query_audit, reason_label
 from patrolmap.errors import BadRequest
 from patrolmap.extensions import db
 from patrolmap.store import MAX_ID
@@ -37,7 +37,8 @@ def audit_page() -> str:
     return render_template("audit.html", entries=entries, total=count_audit(db.session, f), offset=offset,
                            page_size=PAGE_SIZE, args=request.args,
                            layer_titles={k: gettext(v) for k, v in {**LAYER_TITLES, **AUDIT_SUBJECTS}.items()},
-                           actions={k: gettext(v) for k, v in AUDIT_ACTIONS.items()})
+                           actions={k: gettext(v) for k, v in AUDIT_ACTIONS.items()},
+                           reason_label=lambda reason: reason_label(reason, gettext))
 
 
 @bp.get("/api/audit")
