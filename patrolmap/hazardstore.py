@@ -630,6 +630,11 @@ def recipients(session: Session, hazard: Hazard) -> list[int]:
     return sorted({i for i in ids if i is not None and _active(session, i) is not None})
 
 
+def _notice_of(hazard: Hazard) -> str:
+    """What a reminder is about besides its hazard: the current notice ("" before any)."""
+    return hazard.notice_number or ""
+
+
 def _notify(session: Session, hazard: Hazard, kind: str, user_ids: Iterable[int], message: str | None = None) -> int:
     """In-app notifications inside the caller's transaction (once per hazard, kind and person); how many are new.
 
@@ -639,10 +644,12 @@ def _notify(session: Session, hazard: Hazard, kind: str, user_ids: Iterable[int]
     for user_id in sorted(set(user_ids)):
         channel = app_channel(user_id)
         exists = session.scalar(select(Reminder.id).where(Reminder.hazard_id == hazard.id, Reminder.kind == kind,
-                                                          Reminder.channel == channel))
+                                                          Reminder.channel == channel,
+                                                          Reminder.notice == _notice_of(hazard)))
         if exists is None:
             session.add(Reminder(hazard_id=hazard.id, campus_id=hazard.campus_id, kind=kind, channel=channel,
-                                 user_id=user_id, message=message or kind, sent_at=utcnow(), ok=True))
+                                 notice=_notice_of(hazard), user_id=user_id, message=message or kind,
+                                 sent_at=utcnow(), ok=True))
             added += 1
     return added
 
@@ -749,7 +756,7 @@ def _claim_new(session: Session, hazard: Hazard, kind: str, channel: str, messag
     try:
         with write_transaction(session):
             row = Reminder(hazard_id=hazard.id, campus_id=hazard.campus_id, kind=kind, channel=channel,
-                           message=message, sent_at=utcnow(), ok=False, error=SENDING)
+                           notice=_notice_of(hazard), message=message, sent_at=utcnow(), ok=False, error=SENDING)
             session.add(row)
             session.flush()
             return row.id
@@ -789,7 +796,8 @@ def send_reminders(
     for reminder in list(session.scalars(retry_stmt.order_by(Reminder.id))) if names else []:
         hazard = session.get(Hazard, reminder.hazard_id)
         if (hazard is None or hazard.deleted_at is not None or hazard.deadline is None
-                or hazard.status not in OVERDUE_STATUSES or (reminder.kind == "before" and now >= hazard.deadline)):
+                or hazard.status not in OVERDUE_STATUSES or (reminder.kind == "before" and now >= hazard.deadline)
+                or reminder.notice != _notice_of(hazard)):  # about a notice since replaced
             continue
         if reminder.error == SENDING and reminder.sent_at > utcnow() - STALE_CLAIM:
             continue  # another run is calling it right now

@@ -465,10 +465,14 @@ class HazardPhoto(Base):
 
 
 class Reminder(Base):
-    """A deadline reminder sent (in the app, or to a webhook): kept so that none is sent twice."""
+    """A deadline reminder sent (in the app, or to a webhook): kept so that none is sent twice.
+
+    Once per hazard, kind, channel and notice: a hazard escalated and given a new notice (a new
+    number and deadline) is reminded of the new deadline too.
+    """
 
     __tablename__ = "reminders"
-    __table_args__ = (UniqueConstraint("hazard_id", "kind", "channel"),)
+    __table_args__ = (UniqueConstraint("hazard_id", "kind", "channel", "notice"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"), index=True)
@@ -477,6 +481,8 @@ class Reminder(Base):
     kind: Mapped[str] = mapped_column(String(16))
     # "app" or the webhook's configured name.
     channel: Mapped[str] = mapped_column(String(64))
+    # The notice number it is about; "" for one about no notice (a new hazard assigned).
+    notice: Mapped[str] = mapped_column(String(64), default="", server_default="")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     message: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -624,6 +624,42 @@ def test_reminders_go_once_before_and_once_at_the_deadline(app: Flask, grid: Sim
     assert all(r.hazard_id != closed_early for r in rows)
 
 
+def test_a_new_notice_after_escalation_is_reminded_again(app: Flask, grid: SimpleNamespace,
+                                                         frozen: SimpleNamespace, receiver: Receiver) -> None:
+    """Overdue, escalated, given a new notice: its new deadline gets its own reminders; the old ones stay."""
+    app.config["WEBHOOKS"] = parse_webhooks([{"name": "ops", "kind": "generic", "url": f"{receiver.url}/generic"},
+                                             {"name": "flaky", "kind": "generic", "url": f"{receiver.url}/fail"}])
+    hazard = reported(grid.c["po"], urgency="urgent")
+    moved(grid.c["zhang"], hazard, "notice_issued", notice={"responsible_unit": UNIT})
+    first = db.session.get(Hazard, hazard).notice_number
+    runner = app.test_cli_runner()
+
+    def remind(after: float) -> None:
+        runner.invoke(args=["hazards", "remind", "--now", (T0 + dt.timedelta(hours=after)).isoformat()])
+        db.session.rollback()
+
+    remind(1.1)  # "before" (the urgent notice is due at T0 + 2 h); the flaky hook fails
+    remind(2.5)  # "due"
+    frozen.now = T0 + dt.timedelta(hours=3)
+    moved(grid.c["zhang"], hazard, "escalated", reason="整栋楼线路老化")
+    props = moved(grid.c["lead"], hazard, "notice_issued", notice={"responsible_unit": UNIT})
+    second = props["notice_number"]
+    assert second != first and props["deadline"] == local(T0 + dt.timedelta(hours=5))
+    for after in (3.1, 4.1, 4.2, 5.5, 6):
+        remind(after)
+    ok = [(c["json"]["kind"], c["json"]["hazard"]["notice_number"]) for c in receiver.calls if c["path"] == "/generic"]
+    assert ok == [("before", first), ("due", first), ("before", second), ("due", second)]
+    # The failed calls about the first notice are not tried again once it is replaced: 2 for each notice.
+    failed = Counter(c["json"]["hazard"]["notice_number"] for c in receiver.calls if c["path"] == "/fail")
+    assert failed == Counter({first: 2, second: 2})
+    rows = db.session.scalars(select(Reminder).where(Reminder.hazard_id == hazard, Reminder.channel == "ops"))
+    assert sorted((r.notice, r.kind) for r in rows) == sorted((n, k) for n in (first, second) for k in ("before", "due"))
+    # In the app the unit hears of both notices and both deadlines too.
+    unit_rows = db.session.scalars(select(Reminder).where(Reminder.hazard_id == hazard,
+                                                          Reminder.user_id == grid.ids["logistics"]))
+    assert Counter(r.notice for r in unit_rows) == Counter({first: 3, second: 3})  # notice, before, due
+
+
 def test_in_app_notifications_are_read_and_marked(app: Flask, grid: SimpleNamespace, frozen: SimpleNamespace) -> None:
     app.config["WEBHOOKS"] = ()
     hazard = reported(grid.c["po"], urgency="urgent")

@@ -65,3 +65,69 @@ def test_every_feature_table_keeps_its_spatial_index_after_the_migrations(app: F
             assert {f"{table}_rtree_{op}" for op in ("insert", "update", "delete")} <= triggers, table
         else:
             assert f"ix_{table}_geom" in indexes, table
+
+
+def _empty_database(store: str, tmp_path: Path, name: str) -> str:
+    if store == "sqlite":
+        return f"sqlite:///{tmp_path / f'{name}.sqlite3'}"
+    import sqlalchemy as sa
+
+    from .conftest import POSTGRES_URL
+
+    url = sa.make_url(POSTGRES_URL)
+    target = url.set(database=f"{url.database}_{name}")
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
+    admin.dispose()
+    return target.render_as_string(hide_password=False)
+
+
+def test_reminders_migration_keeps_what_was_sent(store: str, tmp_path: Path) -> None:
+    """0011 keys reminders by notice: rows sent before it are about the hazard's notice of the time
+    (so none is sent again), and a downgrade keeps one row per old key."""
+    import shapely
+    import sqlalchemy as sa
+    from flask_migrate import downgrade, upgrade
+
+    from patrolmap import create_app
+    from patrolmap.models import Hazard
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": _empty_database(store, tmp_path, "mig0011"),
+                      "AUTO_INIT_DB": False, "TESTING": True})
+    with app.app_context():
+        upgrade(revision="0010")
+        campus = ensure_campus(db.session, "mig")
+        hazards = [Hazard(campus_id=campus.id, category="fire", description="d", reported_by="x",
+                          geom=shapely.Point(116.35, 40.0), notice_number=number) for number in ("2026-mig-0001", None)]
+        db.session.add_all(hazards)
+        db.session.commit()
+        noticed, fresh = (h.id for h in hazards)
+        rows = [(noticed, "notice", "app:1"), (noticed, "before", "ops"), (noticed, "assigned", "app:1"),
+                (fresh, "assigned", "app:1")]
+        insert = sa.text("INSERT INTO reminders (hazard_id, campus_id, kind, channel, message, sent_at, ok) "
+                         "VALUES (:h, :c, :k, :ch, 'm', CURRENT_TIMESTAMP, :ok)")
+        with db.engine.begin() as conn:
+            for hazard_id, kind, channel in rows:
+                conn.execute(insert, {"h": hazard_id, "c": campus.id, "k": kind, "ch": channel, "ok": True})
+        db.session.remove()
+        upgrade()
+        select = sa.text("SELECT hazard_id, kind, channel, notice FROM reminders ORDER BY id")
+        with db.engine.connect() as conn:
+            assert [tuple(r) for r in conn.execute(select)] == [
+                (noticed, "notice", "app:1", "2026-mig-0001"), (noticed, "before", "ops", "2026-mig-0001"),
+                (noticed, "assigned", "app:1", ""), (fresh, "assigned", "app:1", "")]
+        with_notice = sa.text("INSERT INTO reminders (hazard_id, campus_id, kind, channel, notice, message, sent_at, "
+                              "ok) VALUES (:h, :c, 'before', 'ops', :n, 'm', CURRENT_TIMESTAMP, :ok)")
+        with db.engine.begin() as conn:  # the next notice's reminder is a row of its own
+            conn.execute(with_notice, {"h": noticed, "c": campus.id, "n": "2026-mig-0002", "ok": True})
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:  # the same one twice is not
+            conn.execute(with_notice, {"h": noticed, "c": campus.id, "n": "2026-mig-0002", "ok": True})
+        downgrade(revision="0010")
+        old = sa.text("SELECT hazard_id, kind, channel FROM reminders ORDER BY id")
+        with db.engine.connect() as conn:
+            kept = [tuple(r) for r in conn.execute(old)]
+        assert sorted(kept) == sorted(rows) and len(kept) == len(set(kept))
+        upgrade()
+        db.engine.dispose()
