@@ -87,6 +87,21 @@ def store(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+def empty_database(store: str, tmp: Path, name: str = "live") -> str:
+    """An empty database of its own (a live server's, a migration test's): a file under tmp, or
+    `<test database>_<name>` on PostgreSQL, dropped and made anew."""
+    if store == "sqlite":
+        return f"sqlite:///{tmp / f'{name}.sqlite3'}"
+    url = sa.make_url(POSTGRES_URL)
+    live = url.set(database=f"{url.database}_{name}")
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{live.database}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{live.database}"')
+    admin.dispose()
+    return live.render_as_string(hide_password=False)
+
+
 def _upgrade(url: str) -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "AUTO_INIT_DB": False, "TESTING": True})
     from flask_migrate import upgrade

@@ -30,8 +30,8 @@ from patrolmap.models import PatrolRoute, User, Violation
 from patrolmap.ogcapi.collections import COLLECTIONS
 from patrolmap.store import AUDITED_MODELS
 
-from .browser.conftest import LiveServer, fresh_live_database, shared_server
-from .conftest import IN_CI
+from .browser.conftest import LiveServer, shared_server
+from .conftest import IN_CI, empty_database
 
 pytestmark = pytest.mark.slow
 _tokens: dict[str, str] = {}
@@ -52,7 +52,7 @@ def gis(store: str, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace
     """The live server of this store, an admin's API token, and GDAL's tools."""
     ogrinfo, ogr2ogr = _gdal_tools()
     server = shared_server(
-        store, lambda: LiveServer(fresh_live_database(store, tmp_path_factory.mktemp(f"live-{store}"))))
+        store, lambda: LiveServer(empty_database(store, tmp_path_factory.mktemp(f"live-{store}"))))
     if store not in _tokens:
         from patrolmap.auth.sessions import create_api_token
 

@@ -15,6 +15,8 @@ from patrolmap.extensions import db
 from patrolmap.layers import get_layer
 from patrolmap.store import _base_query, _bbox_filter, ensure_campus, feature_columns
 
+from .conftest import empty_database
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from synthetic import fill_violations
 
@@ -67,23 +69,6 @@ def test_every_feature_table_keeps_its_spatial_index_after_the_migrations(app: F
             assert f"ix_{table}_geom" in indexes, table
 
 
-def _empty_database(store: str, tmp_path: Path, name: str) -> str:
-    if store == "sqlite":
-        return f"sqlite:///{tmp_path / f'{name}.sqlite3'}"
-    import sqlalchemy as sa
-
-    from .conftest import POSTGRES_URL
-
-    url = sa.make_url(POSTGRES_URL)
-    target = url.set(database=f"{url.database}_{name}")
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
-    admin.dispose()
-    return target.render_as_string(hide_password=False)
-
-
 def test_reminders_migration_keeps_what_was_sent(store: str, tmp_path: Path) -> None:
     """0011 keys reminders by notice: rows sent before it are about the hazard's notice of the time
     (so none is sent again), and a downgrade keeps one row per old key."""
@@ -94,7 +79,7 @@ def test_reminders_migration_keeps_what_was_sent(store: str, tmp_path: Path) -> 
     from patrolmap import create_app
     from patrolmap.models import Hazard
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": _empty_database(store, tmp_path, "mig0011"),
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database(store, tmp_path, "mig0011"),
                       "AUTO_INIT_DB": False, "TESTING": True})
     with app.app_context():
         upgrade(revision="0010")

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ..conftest import empty_database
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -158,29 +160,11 @@ def shared_server(key: str, make: Callable[[], LiveServer]) -> LiveServer:
     return _servers[key]
 
 
-def fresh_live_database(store: str, tmp: Path, name: str = "live") -> str:
-    """An empty database for a live server: a file under tmp, or `<test database>_<name>` on PostgreSQL."""
-    if store == "sqlite":
-        return f"sqlite:///{tmp / f'{name}.sqlite3'}"
-    import sqlalchemy as sa
-
-    from ..conftest import POSTGRES_URL
-
-    url = sa.make_url(POSTGRES_URL)
-    live = url.set(database=f"{url.database}_{name}")
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{live.database}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{live.database}"')
-    admin.dispose()
-    return live.render_as_string(hide_password=False)
-
-
 @pytest.fixture
 def live(store: str, tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
     """One live server per store for the whole run (the sample campus loads once)."""
     return shared_server(
-        store, lambda: LiveServer(fresh_live_database(store, tmp_path_factory.mktemp(f"live-{store}"))))
+        store, lambda: LiveServer(empty_database(store, tmp_path_factory.mktemp(f"live-{store}"))))
 
 
 def pytest_sessionfinish() -> None:

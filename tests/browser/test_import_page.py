@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from ..conftest import DATA
-from .conftest import LiveServer, fresh_live_database, shared_server, shot, wait_idle, watch
+from ..conftest import DATA, empty_database
+from .conftest import LiveServer, shared_server, shot, wait_idle, watch
 
 pytestmark = pytest.mark.browser
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
@@ -23,7 +23,7 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, 
 @pytest.fixture
 def mini(store: str, tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
     def make() -> LiveServer:
-        url = fresh_live_database(store, tmp_path_factory.mktemp(f"import-{store}"), "import")
+        url = empty_database(store, tmp_path_factory.mktemp(f"import-{store}"), "import")
         return LiveServer(url, config={"SAMPLE_GEODATA": str(DATA)})  # folders with a campus.json: the mini campus
 
     return shared_server(f"import-{store}", make)

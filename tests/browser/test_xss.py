@@ -31,7 +31,8 @@ from patrolmap.geo.schema import SCHEMAS, FieldSpec
 from patrolmap.layers import LAYERS
 from patrolmap.web.pages import PAGE_URLS
 
-from .conftest import LiveServer, fresh_live_database, shared_server, wait_idle, watch
+from ..conftest import empty_database
+from .conftest import LiveServer, shared_server, wait_idle, watch
 from .xss_payloads import CATEGORIES, PAYLOADS, TEMPLATES, fit
 
 pytestmark = pytest.mark.browser
@@ -124,7 +125,7 @@ def seeded(store: str, tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
     def make() -> LiveServer:
         root = tmp_path_factory.mktemp(f"xss-geodata-{store}")
         write_geodata(root)
-        url = fresh_live_database(store, tmp_path_factory.mktemp(f"xss-{store}"), "xss")
+        url = empty_database(store, tmp_path_factory.mktemp(f"xss-{store}"), "xss")
         return LiveServer(url, config={"SAMPLE_GEODATA": str(root)}, user={"display_name": DISPLAY_NAME})
 
     return shared_server(f"xss-{store}", make)
