@@ -352,6 +352,27 @@ def backup_command(file: Path) -> None:
         _fail(f"no backup was written: {exc}")
     for line in report.lines():
         click.echo(line)
+    click.echo(f"evidence photos are files, not in this backup: copy {current_app.config['EVIDENCE_DIR']} too "
+               "(they are named by their hash and never change; `flask check-evidence` verifies them)")
+
+
+@click.command("check-evidence")
+@with_appcontext
+def check_evidence_command() -> None:
+    """Read back and hash every kept evidence photo (violations' and hazards'): after a restore, a move of
+    PATROLMAP_EVIDENCE_DIR, or as a periodic check. Exits non-zero naming each file missing or altered."""
+    from flask import current_app
+
+    from patrolmap.evidence import EvidenceStore
+    from patrolmap.photos import check_evidence
+
+    check = check_evidence(db.session, EvidenceStore(current_app.config["EVIDENCE_DIR"]))
+    for problem in check.problems:
+        click.echo(problem, err=True)
+    if check.problems:
+        _fail(f"{len(check.problems)} of {check.files} evidence file(s) missing or altered "
+              f"({check.photos} photo(s) on record)")
+    click.echo(f"{check.photos} photo(s) on record, {check.files} file(s) read: all present and intact")
 
 
 @click.command("restore")
@@ -386,7 +407,7 @@ def register(app: Flask) -> None:
     for command in (load_geodata_command, import_violations_command, export_command, init_db_command,
                     layers_command, create_user_command, create_token_command, revoke_token_command,
                     purge_personal_data_command, chargers_group, hazards_group, backup_command,
-                    restore_command):
+                    restore_command, check_evidence_command):
         app.cli.add_command(command)
     from patrolmap.reports.command import report_command  # matplotlib and openpyxl load only with it
 

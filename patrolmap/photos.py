@@ -8,7 +8,9 @@ that still keeps its photo refers to it. A purged row stays, with its hash, mark
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, update
@@ -159,3 +161,49 @@ def mark_purged(session: Session, store: EvidenceStore, *, observed_before: dt.d
                                  .distinct()))
     on_disk = [d for d in purged | {r.sha256 for r in rows} if store.exists(d)]
     return len(ids), _unreferenced(session, on_disk)
+
+
+@dataclass
+class EvidenceCheck:
+    """What check_evidence found: rows whose files must be kept, files read, and each problem in words."""
+
+    photos: int = 0
+    files: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def _file_sha256(path: Any) -> str | None:
+    """The SHA-256 of a file read in pieces (photos run to megabytes); None if it is not there."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def check_evidence(session: Session, store: EvidenceStore) -> EvidenceCheck:
+    """Read back every kept photo's two files and hash them: what a restore, a move or a disk lost or changed.
+
+    The database holds each photo's hashes; the files live in the evidence directory, outside any
+    database backup. A problem names the violations and hazards whose evidence it touches.
+    """
+    owners: dict[tuple[str, str], list[str]] = {}
+    kept = select(ViolationPhoto.id, ViolationPhoto.violation_id, ViolationPhoto.sha256,
+                  ViolationPhoto.display_sha256).where(ViolationPhoto.purged_at.is_(None))
+    for photo_id, violation_id, digest, display in session.execute(kept.order_by(ViolationPhoto.id)):
+        owners.setdefault((digest, display), []).append(f"violation {violation_id} photo {photo_id}")
+    hazards = select(HazardPhoto.id, HazardPhoto.hazard_id, HazardPhoto.sha256, HazardPhoto.display_sha256)
+    for photo_id, hazard_id, digest, display in session.execute(hazards.order_by(HazardPhoto.id)):
+        owners.setdefault((digest, display), []).append(f"hazard {hazard_id} photo {photo_id}")
+    check = EvidenceCheck(photos=sum(len(o) for o in owners.values()))
+    for (digest, display), names in sorted(owners.items()):
+        whose = ", ".join(names)
+        for what, path, expected in (("original", store.original_path(digest), digest),
+                                     ("display copy", store.display_path(digest), display)):
+            found = _file_sha256(path)
+            check.files += 1
+            if found is None:
+                check.problems.append(f"{what} of {digest} is missing ({whose})")
+            elif found != expected:
+                check.problems.append(f"{what} of {digest} was altered: it hashes to {found} ({whose})")
+    return check

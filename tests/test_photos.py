@@ -327,3 +327,30 @@ def test_the_retention_purge_deletes_old_photos_and_keeps_their_hashes(app: Flas
     second = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "purge")
                                 .order_by(AuditEntry.id.desc())).first()
     assert (second.after["photos_purged"], second.after["photo_files_deleted"]) == (0, 0)
+
+
+def test_check_evidence_names_each_missing_or_altered_file(app: Flask, runner: FlaskCliRunner,
+                                                           loaded: dict[str, int], staff: FlaskClient) -> None:
+    first = _upload(staff, loaded["v1"], phone_jpeg()).get_json()["sha256"]
+    second = _upload(staff, loaded["v2"], phone_png()).get_json()["sha256"]
+    assert _upload(staff, loaded["v3"], phone_jpeg()).status_code == 201  # the first picture on a second violation
+    intact = runner.invoke(args=["check-evidence"])
+    assert intact.exit_code == 0, intact.output
+    assert "3 photo(s) on record, 4 file(s) read: all present and intact" in intact.output
+    root = Path(app.config["EVIDENCE_DIR"])
+    original = root / first[:2] / first
+    original.write_bytes(original.read_bytes() + b"\x00")
+    (root / second[:2] / f"{second}.display").unlink()
+    broken = runner.invoke(args=["check-evidence"])
+    assert broken.exit_code == 1
+    altered = hashlib.sha256(original.read_bytes()).hexdigest()
+    assert (f"original of {first} was altered: it hashes to {altered} (violation {loaded['v1']} photo 1, "
+            f"violation {loaded['v3']} photo 3)") in broken.output
+    assert f"display copy of {second} is missing (violation {loaded['v2']} photo 2)" in broken.output
+    assert "2 of 4 evidence file(s) missing or altered (3 photo(s) on record)" in broken.output
+    # A photo purged under the retention rules has no files to keep: it is not a problem.
+    db.session.execute(update(ViolationPhoto).where(ViolationPhoto.sha256 == second)
+                       .values(purged_at=dt.datetime.now(dt.UTC)))
+    db.session.commit()
+    left = runner.invoke(args=["check-evidence"])
+    assert left.exit_code == 1 and "display copy" not in left.output and "1 of 2 evidence file(s)" in left.output
