@@ -27,7 +27,7 @@ import math
 import re
 import uuid
 import zoneinfo
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -333,8 +333,12 @@ def route_dict(route: PatrolRoute, campus: Campus, checkpoints: dict[int, Checkp
 
 
 def route_collection(session: Session, route: PatrolRoute, *,
-                     extra_features: Sequence[tuple[Any, Any, dict[str, Any]]] = (), **members: Any) -> bytes:
-    """The route as POST /api/routes/plan answers a plan, plus the "route" member (and any extra features)."""
+                     extra_features: Sequence[tuple[Any, Any, dict[str, Any]]] = (),
+                     word_reason: Callable[[str | None], str] | None = None, **members: Any) -> bytes:
+    """The route as POST /api/routes/plan answers a plan, plus the "route" member (and any extra features).
+
+    The plan keeps why a checkpoint was unreachable in English; `word_reason` words it for the reader.
+    """
     campus = session.get(Campus, route.campus_id)
     assert campus is not None  # a foreign key
     plan = route.plan
@@ -349,7 +353,8 @@ def route_collection(session: Session, route: PatrolRoute, *,
     return feature_collection(
         ids, geoms, props, numberMatched=len(ids), numberReturned=len(ids), mode=route.mode,
         speed_m_per_min=route.speed_m_per_min, snap_distance_m=plan.get("snap_distance_m", SNAP_DISTANCE_M),
-        unreachable=plan.get("unreachable", []), not_fitted=plan.get("not_fitted", []),
+        unreachable=[{**u, "reason": word_reason(u.get("reason"))} if word_reason else u
+                     for u in plan.get("unreachable", [])], not_fitted=plan.get("not_fitted", []),
         route=route_dict(route, campus, route_checkpoints(session, route)), **members)
 
 

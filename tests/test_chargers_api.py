@@ -254,6 +254,10 @@ def test_exclusions_penalties_and_own_points(app: Flask) -> None:
     assert site["source"] == "point" and site["candidate"] == 1 and site["id"] == "point:1"
     assert site["newly_covered"] == pytest.approx(best["newly_covered"]) and site["demand"] == best["demand"]
     assert [u["candidate"] for u in point["unreachable"]] == [0]  # [116.3, 40.0] is kilometres from any path
+    assert point["unreachable"][0]["reason"].startswith("farther than 150 m from the path network (")
+    chinese = client.post("/api/chargers/suggest", json={**body, "candidates": [[116.3, 40.0], [lon, lat]]},
+                          headers={"Accept-Language": "zh-CN"}).get_json()
+    assert chinese["unreachable"][0]["reason"].startswith("距道路网络超过 150 米（")
     excluded = _post(client, "/api/chargers/suggest", {**body, "candidates": [[lon, lat]], "exclude": ["point:0"]})
     assert excluded["sites"] == []
 

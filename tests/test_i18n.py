@@ -150,3 +150,24 @@ def test_pages_answer_errors_as_pages(app: Flask) -> None:
     assert "未知校区 'nowhere'" in html.unescape(response.get_data(as_text=True))
     missing = client.get("/no/such/page", headers=EN)
     assert missing.status_code == 404 and "There is no such page or resource." in missing.get_data(as_text=True)
+
+
+def test_every_unreachable_reason_is_worded() -> None:
+    """Routing and placement say why a point is unreachable in English constants; each has its words."""
+    from flask_babel import force_locale
+
+    from patrolmap import create_app
+    from patrolmap.placement import distances
+    from patrolmap.routing import network
+    from patrolmap.web.unreachable import reason_text
+
+    constants = {name: getattr(m, name) for m in (network, distances) for name in dir(m) if name.startswith("REASON_")}
+    assert len(constants) >= 6, constants
+    samples = [text.format(snap=150, dist=212.4) for text in constants.values()]
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "AUTO_INIT_DB": False, "GC_FREEZE": False})
+    with app.test_request_context(), force_locale("zh_Hans_CN"):
+        worded = {text: reason_text(text) for text in samples}
+        untranslated = [text for text, words in worded.items() if words == text]
+        assert not untranslated, untranslated
+        assert worded[network.REASON_TOO_FAR.format(snap=150, dist=212.4)] == "距道路网络超过 150 米（212 米）"
+        assert reason_text("something a person wrote") == "something a person wrote" and reason_text(None) == ""

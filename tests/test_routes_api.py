@@ -72,7 +72,11 @@ def test_checkpoints_by_id_and_unreachable_points(app: Flask) -> None:
                                                 "checkpoints": [ON_ROAD, far, ON_SERVICE]}).get_json()
     assert sorted(mixed["features"][0]["properties"]["order"]) == [0, 2]  # the rest is still planned
     [lost] = mixed["unreachable"]
-    assert lost["checkpoint"] == 1 and lost["distance_m"] > 150 and lost["reason"]
+    assert lost["checkpoint"] == 1 and lost["distance_m"] > 150
+    assert lost["reason"] == f"farther than 150 m from the path network ({lost['distance_m']:.0f} m)"
+    chinese = lead.post("/api/routes/plan", json={"campus": "mini", "start": CROSSING, "checkpoints": [ON_ROAD, far]},
+                        headers={"Accept-Language": "zh-CN"}).get_json()
+    assert chinese["unreachable"][0]["reason"] == f"距道路网络超过 150 米（{lost['distance_m']:.0f} 米）"
 
 
 def test_two_teams_share_the_checkpoints(app: Flask) -> None:

@@ -508,5 +508,21 @@ def test_the_sheet_lists_what_could_not_be_planned(app: Flask, lead: FlaskClient
     assert saved["not_fitted"]  # a minute is not enough for both out-and-back legs
     html = lead.get(f"/patrol/routes/{saved['route']['id']}/sheet").get_data(as_text=True)
     assert "远处的点" in html and "farther than 150 m from the path network" in html
+    # Kept in English in the plan; worded for the reader on the sheet and when the route is read back.
+    assert route_plan_reason(saved["route"]["id"]).startswith("farther than 150 m")
+    chinese = {"Accept-Language": "zh-CN"}
+    assert "距道路网络超过 150 米" in lead.get(f"/patrol/routes/{saved['route']['id']}/sheet",
+                                           headers=chinese).get_data(as_text=True)
+    again = lead.get(f"/api/routes/{saved['route']['id']}", headers=chinese).get_json()
+    assert again["unreachable"][0]["reason"].startswith("距道路网络超过 150 米")
     names = {c["id"]: c["name"] for c in saved["route"]["checkpoints"]}
     assert all(names[c] in html.split("Not fitted in the time allowed", 1)[1] for c in saved["not_fitted"])
+
+
+def route_plan_reason(route_id: int) -> str:
+    """The first unreachable checkpoint's reason as the saved plan holds it."""
+    route = db.session.get(PatrolRoute, route_id)
+    assert route is not None
+    reason = route.plan["unreachable"][0]["reason"]
+    db.session.remove()
+    return reason

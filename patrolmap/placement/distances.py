@@ -43,6 +43,7 @@ from patrolmap.routing.network import SNAP_DISTANCE_M, RoutingNetwork
 
 REASON_NO_SITE = "on a part of the path network with no charger or candidate site"
 REASON_NO_DEMAND = "on a part of the path network with no demand point"
+REASON_NO_NETWORK = "there is no path network"
 BLOCK = 256  # Dijkstra sources per call: bounds the dense (block x nodes) result to ~20 MB on 10,000 nodes
 _MIN_EDGE_M = 1e-9  # csgraph reads explicit zeros as missing edges: keep zero-length pieces as edges
 
@@ -154,7 +155,7 @@ def snap_points(network: RoutingNetwork, points: Sequence[tuple[float, float]],
     """
     graph = network.graph
     if graph.number_of_nodes() == 0:
-        return graph.copy(), {}, {}, {i: "there is no path network" for i in range(len(points))}
+        return graph.copy(), {}, {}, {i: REASON_NO_NETWORK for i in range(len(points))}
     anchor = next(iter(graph.nodes))
     x, y = graph.nodes[anchor]["x"], graph.nodes[anchor]["y"]
     lon, lat = network.projection.inverse(np.array([x]), np.array([y]))

@@ -24,6 +24,7 @@ from patrolmap.store import list_campuses
 from patrolmap.transitions import check_reason
 from patrolmap.web.api import _campus_for_write, _campus_param, _json_body, actor
 from patrolmap.web.converters import MAX_ID
+from patrolmap.web.unreachable import reason_text
 
 bp = Blueprint("chargers_api", __name__, url_prefix="/api/chargers")
 
@@ -68,7 +69,7 @@ def coverage() -> Response:
     walk_m = chargers.check_walk_m(request.args.get("walk_m"))
     answer = chargers.coverage_answer(db.session, campus, kind, walk_m, planned=_flag("planned"),
                                       overrides=chargers.parse_weights_text(request.args.get("weights")))
-    return jsonify(answer)
+    return jsonify(_worded(answer))
 
 
 def _k(value: Any) -> int:
@@ -104,7 +105,13 @@ def suggest() -> Response:
         db.session, campus, kind, walk_m, k=k, target_share=target, candidates=body.get("candidates"),
         exclude=body.get("exclude"), penalties=body.get("penalties"), method=method, planned=planned,
         overrides=chargers.check_weights(body.get("weights")))
-    return jsonify(answer)
+    return jsonify(_worded(answer))
+
+
+def _worded(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer with its unreachable points' reasons in the reader's language (a copy: answers are cached)."""
+    return {**answer, "unreachable": [{**u, "reason": reason_text(u.get("reason"))}
+                                      for u in answer.get("unreachable", [])]}
 
 
 # ---------------------------------------------------------------- scenarios

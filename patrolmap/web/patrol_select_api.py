@@ -25,12 +25,10 @@ from patrolmap.routing.coverage import visit_points
 from patrolmap.routing.network import SNAP_DISTANCE_M
 from patrolmap.store import layer_frame
 from patrolmap.web.analysis_api import _one_campus
-from patrolmap.wording import N_
+from patrolmap.web.unreachable import NO_NETWORK_FOR_MODE, too_far
 
 bp = Blueprint("patrol_select", __name__, url_prefix="/api")
 MAX_ZONES = 200
-TOO_FAR = N_("farther than %(snap)s m from the path network (%(distance)s m)")
-NO_NETWORK = N_("the campus has no path network for this mode")
 
 
 def _kinds(text: str | None) -> list[str] | None:
@@ -105,8 +103,8 @@ def _buildings(campus: Campus, zones: gpd.GeoDataFrame, kinds: list[str] | None,
         name = row.name if isinstance(row.name, str) and row.name else row.name_en
         reason = None
         if visit.lonlat is None:
-            reason = (gettext(NO_NETWORK) if visit.distance_m is None else
-                      gettext(TOO_FAR, snap=f"{SNAP_DISTANCE_M:.0f}", distance=f"{visit.distance_m:.0f}"))
+            reason = (gettext(NO_NETWORK_FOR_MODE) if visit.distance_m is None
+                      else too_far(SNAP_DISTANCE_M, visit.distance_m))
         out.append({
             "id": int(row.id), "name": name if isinstance(name, str) else None, "kind": row.kind,
             "zone": None if row.zone is None or row.zone != row.zone else int(row.zone),

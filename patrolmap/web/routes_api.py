@@ -26,6 +26,7 @@ from patrolmap.routing.network import SNAP_DISTANCE_M, RoutingError, RoutingNetw
 from patrolmap.routing.teams import TeamPlan, plan_teams
 from patrolmap.store import layer_frame
 from patrolmap.web.api import _campus_for_write, _json_body
+from patrolmap.web.unreachable import reason_text
 
 bp = Blueprint("routes", __name__, url_prefix="/api")
 # hotspots: also visit the current violation hotspots; near_m: what counts as passed in "coverage".
@@ -155,7 +156,7 @@ def plan_collection(req: PlanRequest, plan: TeamPlan, **extra: Any) -> str:
           "duration_min": round(r.duration_min, 1), "legs_m": [round(x, 1) for x in r.legs_m]} for r in routes],
         numberMatched=len(routes), numberReturned=len(routes), mode=req.mode, speed_m_per_min=req.speed_m_per_min,
         snap_distance_m=SNAP_DISTANCE_M,
-        unreachable=[{"checkpoint": req.name(u.index), "reason": u.reason,
+        unreachable=[{"checkpoint": req.name(u.index), "reason": reason_text(u.reason),
                       "distance_m": None if u.distance_m is None else round(u.distance_m, 1)}
                      for u in plan.unreachable],
         not_fitted=[req.name(i) for i in plan.not_fitted],

@@ -11,7 +11,6 @@ every write is audited (patrolmap.patrolroutes).
 from __future__ import annotations
 
 import datetime as dt
-import math
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -45,7 +44,6 @@ from patrolmap.patrolroutes import (
     team_stops,
     update_route,
 )
-from patrolmap.routing.network import REASON_DISCONNECTED, REASON_ONEWAY
 from patrolmap.routing.teams import TeamPlan
 from patrolmap.store import campus_extent, list_campuses
 from patrolmap.transitions import check_reason
@@ -53,6 +51,7 @@ from patrolmap.transitions import check_version as check_version_value
 from patrolmap.web.api import _campus_for_write, _campus_param, _json_body, actor, scoped_campus
 from patrolmap.web.pages import visible_pages
 from patrolmap.web.routes_api import MAX_CHECKPOINTS, PlanRequest, parse_plan_request, routes_coverage, run_plan
+from patrolmap.web.unreachable import reason_text
 from patrolmap.wording import N_
 
 bp = Blueprint("saved_routes", __name__)
@@ -62,8 +61,6 @@ UPDATE_FIELDS = {*CREATE_FIELDS, "version"}
 DELETE_FIELDS = {"reason", "version"}
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 MODE_LABELS = {"walk": N_("on foot"), "drive": N_("by car")}
-REASON_LABELS = {REASON_DISCONNECTED: N_("on a part of the path network not connected to the start"),
-                 REASON_ONEWAY: N_("cannot be reached from the start and back (one-way streets)")}
 MONDAY = dt.date(2024, 1, 1)  # a Monday: ISO weekday d is MONDAY + (d - 1) days
 
 
@@ -104,7 +101,7 @@ def _route_response(route_id: int, status: int = 200, headers: dict[str, str] | 
     route = _route(route_id)
     teams = [r["team"] for r in route.plan.get("routes", [])]
     coverage = routes_coverage(_campus_of(route), dict(zip(teams, team_lines(route), strict=True)))
-    return _geojson(route_collection(db.session, route, coverage=coverage), status, headers)
+    return _geojson(route_collection(db.session, route, coverage=coverage, word_reason=reason_text), status, headers)
 
 
 # ---------------------------------------------------------------- the API
@@ -272,7 +269,7 @@ def saved_route_geojson(route_id: int) -> Response:
     stops = [(f"{team}-{seq}", checkpoints[cid].geom,
               {"name": checkpoints[cid].name, "checkpoint": cid, "team": team, "seq": seq})
              for team, seq, cid in team_stops(route) if cid in checkpoints]
-    body = route_collection(db.session, route, extra_features=stops)
+    body = route_collection(db.session, route, extra_features=stops, word_reason=reason_text)
     return _download(body, "application/geo+json", f"patrol-route-{route_id}.geojson")
 
 
@@ -286,17 +283,6 @@ def weekday_names(days: list[int]) -> list[str]:
 
 def _metres(value: float) -> str:
     return format_decimal(value, format="#,##0.0")
-
-
-def _reason(entry: dict[str, Any], snap_m: float) -> str:
-    reason = entry.get("reason") or ""
-    if reason in REASON_LABELS:
-        return gettext(REASON_LABELS[reason])
-    distance = entry.get("distance_m")
-    if distance is not None and math.isfinite(distance) and reason.startswith("farther than"):
-        return gettext("farther than %(snap)s m from the path network (%(distance)s m)", snap=f"{snap_m:.0f}",
-                       distance=f"{distance:.0f}")
-    return reason
 
 
 def sheet_teams(route: PatrolRoute, checkpoints: dict[int, Checkpoint]) -> list[dict[str, Any]]:
@@ -328,7 +314,6 @@ def saved_route_sheet(route_id: int) -> str:
     campus = _campus_of(route)
     checkpoints = route_checkpoints(db.session, route)
     plan = route.plan
-    snap = plan.get("snap_distance_m", 0.0)
     start = checkpoints.get(route.start_checkpoint_id) if route.start_checkpoint_id else None
     name_of = {cid: (c.name if (c := checkpoints.get(cid)) else str(cid)) for cid in route.checkpoint_ids}
     return render_template(
@@ -337,7 +322,7 @@ def saved_route_sheet(route_id: int) -> str:
         start_name=start.name if start else None, teams=sheet_teams(route, checkpoints),
         total=_metres(route.length_m), unreachable=[
             {"checkpoint": u["checkpoint"], "name": name_of.get(u["checkpoint"], str(u["checkpoint"])),
-             "reason": _reason(u, snap)} for u in plan.get("unreachable", [])],
+             "reason": reason_text(u.get("reason"))} for u in plan.get("unreachable", [])],
         not_fitted=[{"checkpoint": cid, "name": name_of.get(cid, str(cid))} for cid in plan.get("not_fitted", [])],
         radius=format_decimal(route.checkin_radius_m, format="0.#"),
         late=format_decimal(route.late_after_min, format="0.#"))
