@@ -69,15 +69,8 @@
     if (!covForm) return;
     var sugForm = document.getElementById("pm-suggest-form");
     var scenBox = document.getElementById("pm-charger-scenarios");
-    // On a phone the map comes first: the tools start folded under their title.
-    var details = document.getElementById("pm-charger-details");
-    if (details) {
-      if (window.matchMedia && window.matchMedia("(max-width: 800px)").matches) details.open = false;
-      details.addEventListener("toggle", function () { map.invalidateSize(); });
-    }
-    function part(box, role) { return box.querySelector('[data-role="' + role + '"]'); }
-    function field(box, name) { return box.querySelector('[name="' + name + '"]'); }
-    function showError(box, err) { part(box, "error").textContent = err ? (err.message || String(err)) : ""; }
+    kit.toolsPanel(map, "pm-charger-details");
+    var part = kit.part, field = kit.field, showError = kit.showError;
 
     // Walking areas under the layers' points, demand above the areas but under the chargers.
     [["pmIsochrones", 405], ["pmDemand", 428], ["pmLinks", 426]].forEach(function (p) {

@@ -75,12 +75,9 @@
   pm.editTools = function (map, config) {
     var panel = document.getElementById("pm-edit-tools");
     if (!panel) return;
-    var details = document.getElementById("pm-edit-details");
-    var phone = window.matchMedia && window.matchMedia("(max-width: 800px)").matches;
-    if (details) {
-      if (phone) details.open = false;  // the map first; the panel opens when a feature is picked
-      details.addEventListener("toggle", function () { map.invalidateSize(); });
-    }
+    // On a phone the map first; the panel opens when a feature is picked.
+    var details = kit.toolsPanel(map, "pm-edit-details");
+    var phone = kit.isPhone();
     function part(role) { return panel.querySelector('[data-role="' + role + '"]'); }
     var layerSelect = part("layer");
     var drawButtons = part("draw-buttons");

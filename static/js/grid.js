@@ -127,19 +127,9 @@
   pm.gridTools = function (map, config) {
     var panel = document.getElementById("pm-grid-tools");
     if (!panel) return;
-    // On a phone the map comes first: the tools start folded under their title.
-    var details = document.getElementById("pm-grid-details");
-    if (details) {
-      if (window.matchMedia && window.matchMedia("(max-width: 800px)").matches) details.open = false;
-      details.addEventListener("toggle", function () { map.invalidateSize(); });
-    }
+    var details = kit.toolsPanel(map, "pm-grid-details");
     function box(id) { return document.getElementById(id); }
-    function part(node, role) { return node ? node.querySelector('[data-role="' + role + '"]') : null; }
-    function field(node, name) { return node ? node.querySelector('[name="' + name + '"]') : null; }
-    function showError(node, err) {
-      var target = part(node, "error");
-      if (target) target.textContent = err ? (err.message || String(err)) : "";
-    }
+    var part = kit.part, field = kit.field, showError = kit.showError;
 
     // Zones under the buildings, proposed buildings above them (clickable), hazards above every point.
     [["pmGridZones", 405], ["pmGridBuildings", 415], ["pmGridViolations", 432], ["pmGridHazards", 436]].forEach(function (p) {

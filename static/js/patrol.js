@@ -47,15 +47,8 @@
     if (!form) return;
     var saveForm = document.getElementById("pm-save-form");
     var savedBox = document.getElementById("pm-saved-routes");
-    // On a phone the map comes first: the tools start folded under their title.
-    var details = document.getElementById("pm-patrol-details");
-    if (details) {
-      if (window.matchMedia && window.matchMedia("(max-width: 800px)").matches) details.open = false;
-      details.addEventListener("toggle", function () { map.invalidateSize(); });
-    }
-    function part(box, role) { return box.querySelector('[data-role="' + role + '"]'); }
-    function field(box, name) { return box.querySelector('[name="' + name + '"]'); }
-    function showError(box, err) { part(box, "error").textContent = err ? (err.message || String(err)) : ""; }
+    kit.toolsPanel(map, "pm-patrol-details");
+    var part = kit.part, field = kit.field, showError = kit.showError;
 
     // The office and the gates, as the panel lists them (each option carries its position).
     var starts = Array.prototype.filter.call(field(form, "start").options, function (o) { return o.dataset.lon; })

@@ -109,8 +109,30 @@
     return true;
   }
 
+  // A page's tool panel (<details>): on a phone the map comes first, so the panel starts folded under
+  // its title; folding or unfolding it changes the map's size, which Leaflet must be told of.
+  var PHONE = "(max-width: 800px)";
+  function isPhone() { return Boolean(window.matchMedia && window.matchMedia(PHONE).matches); }
+  function toolsPanel(map, id) {
+    var details = document.getElementById(id);
+    if (!details) return null;
+    if (isPhone()) details.open = false;
+    details.addEventListener("toggle", function () { map.invalidateSize(); });
+    return details;
+  }
+
+  // The panels' forms name their parts data-role="..." and their inputs name="...".
+  function part(box, role) { return box ? box.querySelector('[data-role="' + role + '"]') : null; }
+  function field(box, name) { return box ? box.querySelector('[name="' + name + '"]') : null; }
+  // An error (or null to clear it) in the form's data-role="error" line, as people read it.
+  function showError(box, err) {
+    var target = part(box, "error");
+    if (target) target.textContent = err ? (err.message || String(err)) : "";
+  }
+
   pm.kit = {
-    polygonHolds: polygonHolds,
+    polygonHolds: polygonHolds, isPhone: isPhone, toolsPanel: toolsPanel, part: part, field: field,
+    showError: showError,
     translate: translate, texts: texts, pageConfig: pageConfig, csrf: csrf, language: language,
     busy: busy, tracked: tracked, failure: failure, request: request,
   };

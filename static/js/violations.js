@@ -44,12 +44,7 @@
   pm.violationTools = function (map, config) {
     var filterForm = document.getElementById("pm-hotspot-form");
     if (!filterForm) return;
-    // On a phone the map comes first: the tools start folded under their title.
-    var details = document.getElementById("pm-tools-details");
-    if (details && window.matchMedia && window.matchMedia("(max-width: 800px)").matches) {
-      details.open = false;
-      details.addEventListener("toggle", function () { map.invalidateSize(); });
-    }
+    kit.toolsPanel(map, "pm-tools-details");
     var hexLayer = L.featureGroup().addTo(map);
     var heatLayer = null;
     var historyLayer = L.featureGroup().addTo(map);
