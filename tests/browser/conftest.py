@@ -188,6 +188,36 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
+PHONE = (390, 844)
+_CENTER = "() => { const m = window[document.querySelector('.folium-map').id]; const c = m.getCenter(); return [c.lng, c.lat]; }"
+_PAN = "() => { window[document.querySelector('.folium-map').id].panBy([80, 60], {animate: false}); }"
+
+
+def check_phone_panel(phone: Any, details: str, panel: str, name: str) -> None:
+    """The phone layout of every tool page: the map first, full width, the panel folded below it
+    (and a drag pans the map); unfolded, the panel scrolls inside the lower half and the map keeps
+    the rest. Leaves the panel open; screenshots `<name>-phone-folded` and `-open`."""
+    width, height = PHONE
+    box = phone.locator(details)
+    assert box.evaluate("d => d.open") is False  # folded: the map comes first
+    map_box = phone.locator(".folium-map").bounding_box()
+    assert map_box["width"] == width and map_box["height"] > height * 0.55
+    tools = phone.locator(panel).bounding_box()
+    assert tools["y"] >= map_box["y"] + map_box["height"] - 1 and tools["y"] + tools["height"] <= height + 1
+    before = phone.evaluate(_CENTER)
+    phone.evaluate(_PAN)
+    wait_idle(phone)
+    assert phone.evaluate(_CENTER) != before
+    shot(phone, f"{name}-phone-folded")
+    phone.locator(f"{details} > summary").click()
+    assert box.evaluate("d => d.open") is True
+    tools = phone.locator(panel).bounding_box()
+    map_box = phone.locator(".folium-map").bounding_box()
+    assert tools["height"] <= height * 0.5 + 1  # scrolls inside; the map keeps the rest
+    assert tools["y"] >= map_box["y"] + map_box["height"] - 1 and map_box["height"] > 250
+    shot(phone, f"{name}-phone-open")
+
+
 def wait_idle(page: Any) -> None:
     """Wait until every data layer has its data for the current view."""
     # A function, not an expression: the page's CSP forbids eval, which Playwright uses for expressions.

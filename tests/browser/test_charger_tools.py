@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import LiveServer, open_page, shot, wait_idle, watch
+from .conftest import LiveServer, check_phone_panel, open_page, shot, wait_idle, watch
 
 pytestmark = pytest.mark.browser
 
@@ -326,24 +326,7 @@ def test_phone_layout(live: LiveServer, user_contexts: Any) -> None:
     phone = user_contexts(PLANNER, "planner", (390, 844), is_mobile=True, has_touch=True).new_page()
     phone.trouble = watch(phone)
     open_page(phone, live.url + "/chargers")
-    details = phone.locator("#pm-charger-details")
-    assert details.evaluate("d => d.open") is False  # folded: the map comes first
-    box = phone.locator(".folium-map").bounding_box()
-    assert box["width"] == 390 and box["height"] > 844 * 0.55
-    panel = phone.locator("#pm-charger-tools").bounding_box()
-    assert panel["y"] >= box["y"] + box["height"] - 1 and panel["y"] + panel["height"] <= 844 + 1
-    # the map is usable: coverage is drawn and a drag pans it
     assert phone.evaluate("() => window.patrolmap.chargerTools.state.demandLayer.getLayers().length") > 0
-    before = phone.evaluate(f"() => {{ const c = {MAP}.getCenter(); return [c.lng, c.lat]; }}")
-    phone.evaluate(f"() => {{ {MAP}.panBy([80, 60], {{animate: false}}); }}")  # returns nothing (not the map)
-    wait_idle(phone)
-    assert phone.evaluate(f"() => {{ const c = {MAP}.getCenter(); return [c.lng, c.lat]; }}") != before
-    shot(phone, "chargers-phone-folded")
-    phone.locator("#pm-charger-details > summary").click()
-    assert details.evaluate("d => d.open") is True
-    panel = phone.locator("#pm-charger-tools").bounding_box()
-    assert panel["height"] <= 844 * 0.5 + 1  # scrolls inside; the map keeps the rest
-    assert phone.locator(".folium-map").bounding_box()["height"] > 250
+    check_phone_panel(phone, "#pm-charger-details", "#pm-charger-tools", "chargers")
     assert phone.locator("#pm-coverage-form [data-role=share]").inner_text().endswith("%")
     assert not phone.trouble.report(), phone.trouble.report()
-    shot(phone, "chargers-phone-open")

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import LiveServer, open_page, shot, wait_idle, watch
+from .conftest import LiveServer, check_phone_panel, open_page, shot, wait_idle, watch
 
 pytestmark = pytest.mark.browser
 
@@ -400,18 +400,10 @@ def test_lead_on_a_phone_splits_joins_and_is_refused(live: LiveServer, user_cont
     lead_ctx = user_contexts("edit-lead", "patrol_lead", (390, 844), is_mobile=True, has_touch=True)
     phone = tab(lead_ctx)
     open_page(phone, live.url + "/edit")
-    details = phone.locator("#pm-edit-details")
-    assert details.evaluate("d => d.open") is False  # folded: the map comes first
-    map_box = phone.locator(".folium-map").bounding_box()
-    assert map_box["width"] == 390 and map_box["height"] > 844 * 0.55
-    phone.locator("#pm-edit-details > summary").click()
+    check_phone_panel(phone, "#pm-edit-details", PANEL, "edit")
     options = phone.locator(f"{PANEL} select[name=layer] option")
     assert [options.nth(i).get_attribute("value") for i in range(options.count())] == \
         [layer for layer, roles in EDIT_ROLES.items() if "patrol_lead" in roles] == ["paths", "checkpoints"]
-    panel = phone.locator(PANEL).bounding_box()
-    map_box = phone.locator(".folium-map").bounding_box()
-    assert panel["y"] >= map_box["y"] + map_box["height"] - 1 and panel["height"] <= 844 * 0.5 + 1
-    assert map_box["height"] > 250
 
     # Split a road where it is tapped, then join the two pieces back.
     road_id = stored_id(live, "PathSegment", "osm:way/21691079")
@@ -423,7 +415,7 @@ def test_lead_on_a_phone_splits_joins_and_is_refused(live: LiveServer, user_cont
     with answer(phone, "GET", f"/api/layers/paths/items/{road_id}"):
         tap(phone, at.x, at.y, touch=True)
     wait_idle(phone)
-    assert details.evaluate("d => d.open") is True
+    assert phone.locator("#pm-edit-details").evaluate("d => d.open") is True
     phone.locator(f"{FEATURE} [data-role=split]").click()
     with answer(phone, "POST", f"/api/layers/paths/items/{road_id}/split") as got:
         tap(phone, at.x, at.y, touch=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import LiveServer, ensure_user, open_page, shot, wait_idle, watch
+from .conftest import LiveServer, check_phone_panel, ensure_user, open_page, shot, wait_idle, watch
 
 pytestmark = pytest.mark.browser
 
@@ -592,24 +592,7 @@ def test_tools_follow_the_access_table(live: LiveServer, user_contexts: Any) -> 
 def test_phone_layout(live: LiveServer, user_contexts: Any) -> None:
     phone = tab(user_contexts(OFFICERS[0], "grid_officer", viewport=(390, 844), is_mobile=True, has_touch=True))
     open_page(phone, live.url + "/grid")
-    details = phone.locator("#pm-grid-details")
-    assert details.evaluate("d => d.open") is False  # folded: the map comes first
-    box = phone.locator(".folium-map").bounding_box()
-    assert box["width"] == 390 and box["height"] > 844 * 0.55
-    panel = phone.locator("#pm-grid-tools").bounding_box()
-    assert panel["y"] >= box["y"] + box["height"] - 1 and panel["y"] + panel["height"] <= 844 + 1
-    # the map is usable: the zones are drawn and a drag pans it
     assert phone.evaluate("() => window.patrolmap.gridTools.state.zoneLayer.getLayers().length") > 0
-    before = phone.evaluate(f"() => {{ const c = {MAP}.getCenter(); return [c.lng, c.lat]; }}")
-    phone.evaluate(f"() => {{ {MAP}.panBy([80, 60], {{animate: false}}); }}")
-    wait_idle(phone)
-    assert phone.evaluate(f"() => {{ const c = {MAP}.getCenter(); return [c.lng, c.lat]; }}") != before
-    shot(phone, "grid-phone-folded")
-    phone.locator("#pm-grid-details > summary").click()
-    assert details.evaluate("d => d.open") is True
-    panel = phone.locator("#pm-grid-tools").bounding_box()
-    assert panel["height"] <= 844 * 0.5 + 1  # scrolls inside; the map keeps the rest
-    assert phone.locator(".folium-map").bounding_box()["height"] > 250
+    check_phone_panel(phone, "#pm-grid-details", "#pm-grid-tools", "grid")
     assert phone.locator("#pm-grid-zones [data-role=list] li").count() >= 1
     assert not phone.trouble.report(), phone.trouble.report()
-    shot(phone, "grid-phone-open")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import LiveServer, open_page, set_view, shot, wait_idle, watch
+from .conftest import LiveServer, check_phone_panel, open_page, set_view, shot, wait_idle, watch
 
 pytestmark = pytest.mark.browser
 
@@ -231,19 +231,7 @@ def test_phone_layout(live: LiveServer, user_contexts: Any) -> None:
     phone = user_contexts(LEAD, "patrol_lead", (390, 844), is_mobile=True, has_touch=True).new_page()
     phone.trouble = watch(phone)
     open_page(phone, live.url + "/patrol")
-    details = phone.locator("#pm-patrol-details")
-    assert details.evaluate("d => d.open") is False  # folded: the map comes first
-    box = phone.locator(".folium-map").bounding_box()
-    assert box["width"] == 390 and box["height"] > 844 * 0.55
-    panel = phone.locator("#pm-patrol-tools").bounding_box()
-    assert panel["y"] >= box["y"] + box["height"] - 1 and panel["y"] + panel["height"] <= 844 + 1
-    shot(phone, "patrol-phone-folded")
-    phone.locator("#pm-patrol-details > summary").click()
-    assert details.evaluate("d => d.open") is True
-    panel = phone.locator("#pm-patrol-tools").bounding_box()
-    assert panel["height"] <= 844 * 0.5 + 1  # scrolls inside; the map keeps the rest
-    assert phone.locator(".folium-map").bounding_box()["height"] > 250
+    check_phone_panel(phone, "#pm-patrol-details", "#pm-patrol-tools", "patrol")
     assert phone.locator("#pm-plan-form button[type=submit]").is_visible() or \
         phone.locator("#pm-patrol-tools").evaluate("p => p.scrollHeight > p.clientHeight")
     assert not phone.trouble.report(), phone.trouble.report()
-    shot(phone, "patrol-phone-open")
