@@ -72,7 +72,7 @@ from patrolmap.models import (
     ViolationPhoto,
     utcnow,
 )
-from patrolmap.wording import N_, VALUE_LABELS
+from patrolmap.wording import N_, value_label
 
 LAYER = "hazards"
 # Scorecards: violations of the last 30 days, and patrol routes passing within 20 m of the zone's outline.
@@ -682,7 +682,7 @@ def notification_text(info: dict[str, Any], kind: str, timezone: str, translate:
     """
     place = info["building_name"] or info["zone_name"] or f"{info['geom'].x:.5f}, {info['geom'].y:.5f}"
     params = {
-        "category": translate(VALUE_LABELS.get(info["category"], info["category"])), "place": inert(place),
+        "category": translate(value_label(info["category"], "category") or info["category"]), "place": inert(place),
         "description": inert(info["description"] if len(info["description"]) <= 200
                              else info["description"][:199] + "…"),
         "number": inert(info["notice_number"] or f"#{info['id']}"), "unit": inert(info["responsible_unit"] or "-"),

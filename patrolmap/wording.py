@@ -8,6 +8,8 @@ cannot reach a Chinese page untranslated.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 def N_(text: str) -> str:  # noqa: N802  (the conventional name pybabel extracts)
     """Mark a string for the message catalogue without translating it now."""
@@ -89,6 +91,25 @@ VALUE_LABELS = {
     "rectified": N_("rectified"), "closed": N_("closed"), "escalated": N_("escalated to the whole grid"),
     "overdue": N_("overdue"),
 }
+
+# Codes whose words depend on the field they are in: "lab" is a kind of building (a lab building)
+# and a category of hazard (laboratory safety). Keyed "field:code"; looked up before the code alone.
+FIELD_VALUE_LABELS = {
+    "category:lab": N_("laboratory safety"),
+}
+
+
+def value_label(code: str | None, field: str | None = None) -> str | None:
+    """The untranslated words for a coded value, those of its field first; None for a code without words."""
+    if code is None:
+        return None
+    return FIELD_VALUE_LABELS.get(f"{field}:{code}") or VALUE_LABELS.get(code)
+
+
+def value_labels(translate: Callable[[str], str]) -> dict[str, str]:
+    """Every coded value's words (and the field-specific ones as "field:code"), as pages and scripts look them up."""
+    return {code: translate(text) for code, text in {**VALUE_LABELS, **FIELD_VALUE_LABELS}.items()}
+
 
 # What the audit log says was done.
 AUDIT_ACTIONS = {

@@ -814,6 +814,12 @@ def test_the_printable_notice(grid: SimpleNamespace, frozen: SimpleNamespace) ->
     assert "electrical" in page and "signature" in page
     zh = grid.c["viewer"].get(f"/hazards/{hazard}/notice", headers={"Accept-Language": "zh-CN"})
     assert zh.status_code == 200
+    # A laboratory hazard reads as one, not as a lab building (the same code is a kind of building).
+    lab = reported(grid.c["po"], IN_B1, category="lab", urgency="normal")
+    moved(grid.c["lead"], lab, "notice_issued", notice={"responsible_unit": UNIT})
+    assert "实验室安全" in grid.c["viewer"].get(f"/hazards/{lab}/notice", headers={"Accept-Language": "zh-CN"}) \
+        .get_data(as_text=True)
+    assert "laboratory safety" in grid.c["viewer"].get(f"/hazards/{lab}/notice").get_data(as_text=True)
 
 
 def test_imported_hazards_are_placed_like_reported_ones(grid: SimpleNamespace, tmp_path: Any) -> None:

@@ -171,3 +171,24 @@ def test_every_unreachable_reason_is_worded() -> None:
         assert not untranslated, untranslated
         assert worded[network.REASON_TOO_FAR.format(snap=150, dist=212.4)] == "距道路网络超过 150 米（212 米）"
         assert reason_text("something a person wrote") == "something a person wrote" and reason_text(None) == ""
+
+
+def test_codes_read_by_their_field() -> None:
+    """"lab" is a building kind and a hazard category: each field has its own words, in every output."""
+    from flask_babel import force_locale, gettext
+
+    from patrolmap import create_app
+    from patrolmap.geo.schema import HAZARD_CATEGORIES, SCHEMAS
+    from patrolmap.wording import FIELD_VALUE_LABELS, value_label, value_labels
+
+    assert "lab" in HAZARD_CATEGORIES and "lab" in SCHEMAS["buildings"].field("kind").choices
+    assert value_label("lab", "kind") == "lab" and value_label("lab", "category") == "laboratory safety"
+    assert value_label("fire", "category") == "fire safety" and value_label("nonsense") is None
+    for key in FIELD_VALUE_LABELS:  # every override names a real field's real code
+        field, code = key.split(":")
+        assert any(field in [f.name for f in schema.fields] and code in (schema.field(field).choices or ())
+                   for schema in SCHEMAS.values()), key
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "AUTO_INIT_DB": False, "GC_FREEZE": False})
+    with app.test_request_context(), force_locale("zh_Hans_CN"):
+        words = value_labels(gettext)
+        assert (words["lab"], words["category:lab"]) == ("实验楼", "实验室安全")

@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from patrolmap.reports.compute import Report
-from patrolmap.wording import N_, VALUE_LABELS
+from patrolmap.wording import N_, value_label
 
 CJK_FONTS = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
              "Microsoft YaHei", "SimHei", "PingFang SC")
@@ -85,8 +85,9 @@ def _nothing(ax: Any, _: Translate) -> None:
     ax.set_yticks([])
 
 
-def _label(value: str | None, _: Translate) -> str:
-    return _(VALUE_LABELS[value]) if value in VALUE_LABELS else (value or "")
+def _label(value: str | None, _: Translate, field: str | None = None) -> str:
+    words = value_label(value, field)
+    return _(words) if words else (value or "")
 
 
 def _paired_bars(ax: Any, labels: list[str], now: list[int], before: list[int], _: Translate,
@@ -229,7 +230,7 @@ def hazards_by_category(report: Report, _: Translate) -> bytes:
                                      (0.27, "overdue", OVERDUE, _("overdue"))):
         values = [r[key] for r in rows]
         ax.bar([v + offset for v in x], values, width=0.27, color=color, label=word)
-    ax.set_xticks(x, [_label(r["category"], _) for r in rows], fontsize=8, rotation=20, ha="right")
+    ax.set_xticks(x, [_label(r["category"], _, "category") for r in rows], fontsize=8, rotation=20, ha="right")
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)

@@ -22,7 +22,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from patrolmap.reports.charts import CLASS_WORDS, WEEKDAYS
 from patrolmap.reports.compute import Report
-from patrolmap.wording import N_, VALUE_LABELS
+from patrolmap.wording import N_, value_label
 
 Translate = Callable[..., str]
 PERCENT = "0.0%"
@@ -105,8 +105,9 @@ def build_workbook(report: Report, translate: Translate) -> bytes:
     _ = translate
     data = report.data
 
-    def word(code: str | None) -> str:
-        return _(VALUE_LABELS[code]) if code in VALUE_LABELS else (code or "")
+    def word(code: str | None, field: str | None = None) -> str:
+        words = value_label(code, field)
+        return _(words) if words else (code or "")
 
     wb = Workbook()
     used: set[str] = set()
@@ -188,7 +189,7 @@ def build_workbook(report: Report, translate: Translate) -> bytes:
         return [r["opened"], r["closed"], r["overdue"], r["open_at_end"], r["median_hours_to_close"]]
 
     _write(sheets["hazards_category"], [_("Category"), *hazard_headers],
-           [[word(r["category"]), *hazard_row(r)] for r in hz["by_category"]])
+           [[word(r["category"], "category"), *hazard_row(r)] for r in hz["by_category"]])
     _write(sheets["hazards_zone"], [_("Grid zone"), *hazard_headers],
            [[_name(r["name"], outside if r["zone"] is None else str(r["zone"])), *hazard_row(r)]
             for r in hz["by_zone"]])

@@ -67,7 +67,7 @@ from patrolmap.web.api import _campus_for_write, _json_body, _LocalTimes, actor,
 from patrolmap.web.evidence import _photo_response, _read_upload, _store
 from patrolmap.web.pages import visible_pages
 from patrolmap.web.params import parse_int
-from patrolmap.wording import VALUE_LABELS
+from patrolmap.wording import VALUE_LABELS, value_label
 
 bp = Blueprint("hazards_api", __name__)
 
@@ -436,7 +436,7 @@ def notice(hazard_id: int) -> str:
 
     return render_template(
         "hazard_notice.html", hazard=info, campus=campus, pages=visible_pages(), page_id="grid",
-        category=gettext(VALUE_LABELS.get(info["category"], info["category"])),
+        category=gettext(value_label(info["category"], "category") or info["category"]),
         urgency=gettext(VALUE_LABELS.get(info["urgency"], info["urgency"])),
         deadline=local(info["deadline"]), issued_at=local(info["notice_issued_at"]),
         issued_by=(issuer.display_name or issuer.username) if issuer else (issuer_name or ""),

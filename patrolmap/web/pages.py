@@ -31,7 +31,7 @@ from patrolmap.store import campus_extent, list_campuses
 from patrolmap.transitions import TRANSITIONS
 from patrolmap.web.api import scoped_campus
 from patrolmap.web.security import csp_nonce
-from patrolmap.wording import FIELD_LABELS, LAYER_TITLES, N_, PAGE_TITLES, VALUE_LABELS
+from patrolmap.wording import FIELD_LABELS, LAYER_TITLES, N_, PAGE_TITLES, value_labels
 
 bp = Blueprint("pages", __name__)
 
@@ -120,7 +120,7 @@ MAP_TEXTS = (
     N_("Click buildings on the map to add them to this zone or take them out."), N_("Closed at"), N_("Closed by"),
     N_("Deadline"), N_("deadline %(time)s"), N_("describe the hazard"), N_("Description"), N_("Details"),
     N_("e.g. the logistics department"), N_("Edit"), N_("Escalate to the whole grid"), N_("Escalation reason"),
-    N_("every zone"), N_("give the number of officers"), N_("give the reason for escalating"),
+    N_("every status"), N_("every zone"), N_("give the number of officers"), N_("give the reason for escalating"),
     N_("given automatically if empty"), N_("grid officer"), N_("Grid zone"), N_("hazard %(id)s"), N_("hazard photo"),
     N_("History"), N_("in %(building)s"), N_("Issue a rectification notice"), N_("Last patrol route"),
     N_("Mark as rectified"), N_("mark read"), N_("Move"), N_("Move to"), N_("name the responsible unit"),
@@ -155,7 +155,7 @@ def map_words() -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[st
     labels = {name: gettext(text) for name, text in FIELD_LABELS.items()}
     labels.update(no_basemap=gettext("No basemap"), legend=gettext("Legend"), locate=gettext("Show me where I am"))
     titles = {layer_id: gettext(text) for layer_id, text in LAYER_TITLES.items()}
-    values = {value: gettext(text) for value, text in VALUE_LABELS.items()}
+    values = value_labels(gettext)
     texts = {text: gettext(text) for text in MAP_TEXTS}
     return labels, titles, values, texts
 

@@ -29,7 +29,7 @@ from patrolmap.reports.period import KINDS, Period, make_period, parse_period, p
 from patrolmap.reports.workbook import build_workbook
 from patrolmap.store import list_campuses
 from patrolmap.web.api import scoped_campus
-from patrolmap.wording import N_, REPORTS_TITLE, VALUE_LABELS
+from patrolmap.wording import N_, REPORTS_TITLE, value_labels
 
 bp = Blueprint("reports_api", __name__)
 PARAMS = ("campus", "period", "date", "from", "to")
@@ -151,7 +151,7 @@ def reports_page() -> str:
     this_week, this_month = make_period("week", today, campus.timezone), make_period("month", today, campus.timezone)
     quick = {gettext("This week"): this_week, gettext("Last week"): previous_period(this_week),
              gettext("This month"): this_month, gettext("Last month"): previous_period(this_month)}
-    values = {code: gettext(text) for code, text in VALUE_LABELS.items()}
+    values = value_labels(gettext)
     return render_template(
         "reports.html", pages=visible_pages(), page_id=None, campus=campus, campuses=campuses,
         report=report.data, period=period, query=query, kinds=KINDS, terms=bool(calendar.terms),

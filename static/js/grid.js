@@ -827,7 +827,7 @@
     }
 
     function hazardTitle(p, id) {
-      return pm.valueLabel(p.category) + " #" + id;
+      return pm.valueLabel(p.category, "category") + " #" + id;
     }
 
     function hazardItem(f) {
@@ -870,7 +870,7 @@
       select.value = chosen && state.zonesById[chosen] ? chosen : "";
     }
 
-    function fillChoices(select, codes, withAll) {
+    function fillChoices(select, codes, withAll, field) {
       if (!select) return;
       clear(select);
       if (withAll) {
@@ -879,7 +879,7 @@
         select.appendChild(all);
       }
       codes.forEach(function (code) {
-        var option = el("option", null, pm.valueLabel(code));
+        var option = el("option", null, pm.valueLabel(code, field));
         option.value = code;
         select.appendChild(option);
       });
@@ -1178,7 +1178,7 @@
       form.appendChild(el("div", "pm-popup-title", t("Report a hazard")));
       var category = el("select");
       category.name = "category";
-      fillChoices(category, config.categories || []);
+      fillChoices(category, config.categories || [], null, "category");
       form.appendChild(labelled(t("Category"), category));
       var urgency = el("select");
       urgency.name = "urgency";

@@ -21,8 +21,11 @@
     values = config.values || {};
   };
   var t = kit.texts(words);
-  function valueLabel(value) {
-    return Object.prototype.hasOwnProperty.call(values, value) ? values[value] : String(value).replace(/_/g, " ");
+  // A coded value's words: those of its field first ("category:lab"), then the code's own.
+  function valueLabel(value, field) {
+    var has = function (key) { return Object.prototype.hasOwnProperty.call(values, key); };
+    if (field && has(field + ":" + value)) return values[field + ":" + value];
+    return has(value) ? values[value] : String(value).replace(/_/g, " ");
   }
   // Stored times come as ISO 8601 in the campus's zone: show them as 2026-03-04 08:15, 24-hour.
   var ISO_TIME = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$/;
@@ -32,7 +35,7 @@
   };
   // For page tools (violations.js): the same words, value labels and element helper.
   pm.t = function (key, params) { return t(key, params); };
-  pm.valueLabel = function (value) { return valueLabel(value); };
+  pm.valueLabel = function (value, field) { return valueLabel(value, field); };
   pm.el = function (tag, className, text) { return el(tag, className, text); };
 
   function el(tag, className, text) {
@@ -60,7 +63,7 @@
   function formatValue(value, field) {
     if (value === true) return t("yes");
     if (value === false) return t("no");
-    if (typeof value === "string" && CODED[field]) return valueLabel(value);
+    if (typeof value === "string" && CODED[field]) return valueLabel(value, field);
     if (typeof value === "string" && ISO_TIME.test(value)) return pm.formatTime(value);
     return String(value);
   }

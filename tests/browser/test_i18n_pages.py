@@ -85,6 +85,11 @@ def test_no_message_is_left_untranslated(browser: Any, live: LiveServer, languag
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", when), when
     assert one["properties"]["observed_at"].replace("T", " ").startswith(when)
     assert kind == (ZH_KINDS if chinese else EN_KINDS)[one["properties"]["kind"]]
+    # A code read by its field: a lab building, a laboratory-safety hazard (the popups and the grid's
+    # hazard form look them up the same way).
+    labels = page.evaluate("() => [window.patrolmap.valueLabel('lab', 'kind'), window.patrolmap.valueLabel('lab', "
+                           "'category'), window.patrolmap.valueLabel('fire', 'category')]")
+    assert labels == (["实验楼", "实验室安全", "消防安全"] if chinese else ["lab", "laboratory safety", "fire safety"])
     # Leaving a page cancels its pending fetches (ERR_ABORTED); anything else is a fault.
     faults = [r for r in trouble.report().splitlines() if "ERR_ABORTED" not in r]
     assert not faults, trouble.report()
