@@ -16,6 +16,7 @@ import zoneinfo
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -462,7 +463,7 @@ def test_bad_list_parameters_are_400(grid: SimpleNamespace, query: str, message:
     assert response.status_code == 400 and message in response.get_json()["message"]
 
 
-def test_photos_of_a_hazard(grid: SimpleNamespace) -> None:
+def test_photos_of_a_hazard(app: Flask, grid: SimpleNamespace) -> None:
     hazard = reported(grid.c["po"])
     data = phone_jpeg()
     first = grid.c["po"].post(f"/api/hazards/{hazard}/photos", data={"file": (io.BytesIO(data), "a.jpg")},
@@ -482,6 +483,15 @@ def test_photos_of_a_hazard(grid: SimpleNamespace) -> None:
     assert bad.status_code == 415
     assert db.session.scalars(select(AuditEntry).where(AuditEntry.action == "photo",
                                                        AuditEntry.layer == "hazards")).one().feature_id == hazard
+    # The evidence check reads hazards' photos too, and names the hazard whose file is gone.
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["check-evidence"]).exit_code == 0
+    photo_id = props["photo_list"][0]["id"]
+    digest = body["sha256"]
+    (Path(app.config["EVIDENCE_DIR"]) / digest[:2] / f"{digest}.display").unlink()
+    broken = runner.invoke(args=["check-evidence"])
+    assert broken.exit_code == 1
+    assert f"display copy of {digest} is missing (hazard {hazard} photo {photo_id})" in broken.output
 
 
 # ------------------------------------------------------------------------------------------ reminders
