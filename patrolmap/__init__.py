@@ -35,6 +35,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
         hops = int(app.config["PROXY_HOPS"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    if app.config.get("EVIDENCE_STORE", "files") not in ("files", "database"):
+        msg = f"PATROLMAP_EVIDENCE_STORE must be files or database, not {app.config['EVIDENCE_STORE']!r}"
+        raise RuntimeError(msg)
     if app.config.get("UNSAFE_NO_ESCAPING_FOR_TESTS"):
         if not app.testing:
             msg = "UNSAFE_NO_ESCAPING_FOR_TESTS turns off HTML escaping and is only for tests (set TESTING)"

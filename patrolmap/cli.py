@@ -265,11 +265,11 @@ def purge_personal_data_command(days: int | None) -> None:
     from patrolmap.retention import purge_personal_data
 
     days = days or current_app.config["RETENTION_DAYS"]
-    from patrolmap.evidence import EvidenceStore
+    from patrolmap.photos import evidence_store
 
     count = purge_personal_data(db.session, older_than=dt.timedelta(days=days),
                                 key=current_app.config["SECRET_KEY"], actor="cli",
-                                evidence=EvidenceStore(current_app.config["EVIDENCE_DIR"]))
+                                evidence=evidence_store(current_app.config, db.session))
     click.echo(f"anonymised {count} violation(s) observed more than {days} days ago")
 
 
@@ -352,21 +352,21 @@ def backup_command(file: Path) -> None:
         _fail(f"no backup was written: {exc}")
     for line in report.lines():
         click.echo(line)
-    click.echo(f"evidence photos are files, not in this backup: copy {current_app.config['EVIDENCE_DIR']} too "
-               "(they are named by their hash and never change; `flask check-evidence` verifies them)")
+    if current_app.config.get("EVIDENCE_STORE", "files") == "files":
+        click.echo(f"evidence photos are files, not in this backup: copy {current_app.config['EVIDENCE_DIR']} too "
+                   "(they are named by their hash and never change; `flask check-evidence` verifies them)")
 
 
 @click.command("check-evidence")
 @with_appcontext
 def check_evidence_command() -> None:
-    """Read back and hash every kept evidence photo (violations' and hazards'): after a restore, a move of
-    PATROLMAP_EVIDENCE_DIR, or as a periodic check. Exits non-zero naming each file missing or altered."""
+    """Read back and hash every kept evidence photo (violations' and hazards'), from files or the database:
+    after a restore, a move, or as a periodic check. Exits non-zero naming each file missing or altered."""
     from flask import current_app
 
-    from patrolmap.evidence import EvidenceStore
-    from patrolmap.photos import check_evidence
+    from patrolmap.photos import check_evidence, evidence_store
 
-    check = check_evidence(db.session, EvidenceStore(current_app.config["EVIDENCE_DIR"]))
+    check = check_evidence(db.session, evidence_store(current_app.config, db.session))
     for problem in check.problems:
         click.echo(problem, err=True)
     if check.problems:

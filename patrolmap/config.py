@@ -70,6 +70,9 @@ def from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> di
         "CALENDAR": env.get("PATROLMAP_CALENDAR") or None,
         # Evidence photos: originals and their EXIF-free display copies, in files named by SHA-256.
         "EVIDENCE_DIR": env.get("PATROLMAP_EVIDENCE_DIR", str(PROJECT_ROOT / "instance" / "evidence")),
+        # ...or, with "database", in the database itself: app servers on several hosts need no shared
+        # directory, and every database backup holds the photos.
+        "EVIDENCE_STORE": env.get("PATROLMAP_EVIDENCE_STORE", "files"),
         "MAX_PHOTO_BYTES": int(env.get("PATROLMAP_MAX_PHOTO_BYTES", str(10 * 1024 * 1024))),
         # The largest file uploaded on /import, in MB (MiB); it may exceed MAX_CONTENT_LENGTH, which the import
         # endpoint raises for its own requests.

@@ -22,6 +22,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 JPEG = "image/jpeg"
 PNG = "image/png"
@@ -259,14 +260,38 @@ def _strip_png(data: bytes) -> tuple[bytes, int | None, int | None]:
 # ---------------------------------------------------------------- files
 
 
+class PhotoStore(Protocol):
+    """Where the photos' bytes live, by the original's SHA-256: files (EvidenceStore) or the database
+    (photos.DatabaseEvidenceStore). Missing bytes are FileNotFoundError; an original that no longer
+    hashes to its name is AlteredEvidence."""
+
+    where: str
+
+    def save(self, photo: Photo) -> None: ...
+    def read_original(self, digest: str) -> bytes: ...
+    def read_display(self, digest: str) -> bytes: ...
+    def raw(self, digest: str) -> tuple[bytes | None, bytes | None]: ...
+    def delete(self, digest: str) -> bool: ...
+    def exists(self, digest: str) -> bool: ...
+
+
+def checked_original(digest: str, data: bytes) -> bytes:
+    """The original, refused when it no longer hashes to its name."""
+    if sha256(data) != digest:
+        msg = f"evidence file {digest} no longer matches its SHA-256"
+        raise AlteredEvidence(msg)
+    return data
+
+
 class EvidenceStore:
     """Photo files under one directory, named by the original's SHA-256."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self.where = str(self.root)
 
     def original_path(self, digest: str) -> Path:
-        _check_digest(digest)
+        check_digest(digest)
         return self.root / digest[:2] / digest
 
     def display_path(self, digest: str) -> Path:
@@ -280,14 +305,14 @@ class EvidenceStore:
 
     def read_original(self, digest: str) -> bytes:
         """The original, checked against its name: a file that no longer hashes to it is refused."""
-        data = self.original_path(digest).read_bytes()
-        if sha256(data) != digest:
-            msg = f"evidence file {digest} no longer matches its SHA-256"
-            raise AlteredEvidence(msg)
-        return data
+        return checked_original(digest, self.original_path(digest).read_bytes())
 
     def read_display(self, digest: str) -> bytes:
         return self.display_path(digest).read_bytes()
+
+    def raw(self, digest: str) -> tuple[bytes | None, bytes | None]:
+        """(original, display copy) as stored, unchecked; None for a missing one."""
+        return _read_or_none(self.original_path(digest)), _read_or_none(self.display_path(digest))
 
     def delete(self, digest: str) -> bool:
         """Remove both files; True if anything was there."""
@@ -304,7 +329,14 @@ class EvidenceStore:
         return self.original_path(digest).exists()
 
 
-def _check_digest(digest: str) -> None:
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def check_digest(digest: str) -> None:
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         msg = f"not a SHA-256 hex digest: {digest!r}"
         raise ValueError(msg)

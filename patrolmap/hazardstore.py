@@ -35,8 +35,8 @@ from sqlalchemy.orm import Session
 
 from patrolmap.database import write_transaction
 from patrolmap.errors import Conflict, NotFound, ValidationFailed
-from patrolmap.evidence import EvidenceStore
 from patrolmap.evidence import Photo as CheckedPhoto
+from patrolmap.evidence import PhotoStore
 from patrolmap.hazards import (
     APP_CHANNEL,
     MAX_LEAD,
@@ -359,7 +359,7 @@ def hazard_photos(session: Session, hazard_ids: Sequence[int]) -> dict[int, list
 
 
 def add_hazard_photo(
-    session: Session, store: EvidenceStore, hazard_id: int, photo: CheckedPhoto, *, actor_name: str,
+    session: Session, store: PhotoStore, hazard_id: int, photo: CheckedPhoto, *, actor_name: str,
     viewer: Viewer,
 ) -> tuple[HazardPhoto, bool]:
     """Attach a checked photo (as for violations: original kept, EXIF-free display copy); (row, is new)."""

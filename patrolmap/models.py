@@ -237,6 +237,18 @@ class MarkedHotspot(BoxedFeature, Base):
     geom: Mapped[BaseGeometry] = mapped_column(Geometry("GEOMETRY"))
 
 
+class EvidenceFile(Base):
+    """A photo's bytes, when kept in the database (PATROLMAP_EVIDENCE_STORE=database) rather than in
+    files: app servers need no shared directory, and every database backup holds the photos."""
+
+    __tablename__ = "evidence_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    original: Mapped[bytes] = mapped_column(LargeBinary)
+    display: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ViolationPhoto(Base):
     """An evidence photo of a violation; the bytes live in files named by their SHA-256 (patrolmap.evidence).
 

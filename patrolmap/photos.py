@@ -8,19 +8,73 @@ that still keeps its photo refers to it. A purged row stays, with its hash, mark
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from patrolmap.database import write_transaction
 from patrolmap.errors import Conflict, Gone, NotFound
-from patrolmap.evidence import EvidenceStore, Photo
-from patrolmap.models import AuditEntry, HazardPhoto, Violation, ViolationPhoto
+from patrolmap.evidence import EvidenceStore, Photo, PhotoStore, check_digest, checked_original, sha256
+from patrolmap.models import AuditEntry, EvidenceFile, HazardPhoto, Violation, ViolationPhoto
+
+
+class DatabaseEvidenceStore:
+    """Photos' bytes in the evidence_files table, by the original's SHA-256 (one row per picture).
+
+    Written in a transaction of its own before the photo's row, as files are, so the same code
+    attaches, serves and purges photos whichever store holds them.
+    """
+
+    where = "the database (table evidence_files)"
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def save(self, photo: Photo) -> None:
+        if self.exists(photo.sha256):
+            return
+        try:
+            with write_transaction(self.session):
+                self.session.add(EvidenceFile(sha256=photo.sha256, original=photo.original, display=photo.display))
+        except IntegrityError:
+            pass  # stored just now by a request beside this one: the same bytes
+
+    def raw(self, digest: str) -> tuple[bytes | None, bytes | None]:
+        check_digest(digest)
+        row = self.session.execute(select(EvidenceFile.original, EvidenceFile.display)
+                                   .where(EvidenceFile.sha256 == digest)).one_or_none()
+        return (None, None) if row is None else (row.original, row.display)
+
+    def read_original(self, digest: str) -> bytes:
+        original, _ = self.raw(digest)
+        if original is None:
+            raise FileNotFoundError(digest)
+        return checked_original(digest, original)
+
+    def read_display(self, digest: str) -> bytes:
+        _, display = self.raw(digest)
+        if display is None:
+            raise FileNotFoundError(digest)
+        return display
+
+    def delete(self, digest: str) -> bool:
+        with write_transaction(self.session):
+            return self.session.execute(delete(EvidenceFile).where(EvidenceFile.sha256 == digest)).rowcount > 0
+
+    def exists(self, digest: str) -> bool:
+        check_digest(digest)
+        return self.session.scalar(select(EvidenceFile.sha256).where(EvidenceFile.sha256 == digest)) is not None
+
+
+def evidence_store(config: Any, session: Session) -> PhotoStore:
+    """The store PATROLMAP_EVIDENCE_STORE names: files under EVIDENCE_DIR (the default) or the database."""
+    if config.get("EVIDENCE_STORE", "files") == "database":
+        return DatabaseEvidenceStore(session)
+    return EvidenceStore(config["EVIDENCE_DIR"])
 
 
 def visible_violation(session: Session, violation_id: int, campus_ids: Collection[int] | None) -> Any:
@@ -49,7 +103,7 @@ def list_photos(session: Session, violation_id: int) -> list[ViolationPhoto]:
 
 
 def add_photo(
-    session: Session, store: EvidenceStore, violation_id: int, photo: Photo, *, actor: str,
+    session: Session, store: PhotoStore, violation_id: int, photo: Photo, *, actor: str,
     campus_ids: Collection[int] | None,
 ) -> tuple[ViolationPhoto, bool]:
     """Attach a checked photo to a violation; return the row and whether it is new.
@@ -135,12 +189,12 @@ def _unreferenced(session: Session, digests: Collection[str]) -> list[str]:
     return [d for d in wanted if d not in used]
 
 
-def discard_unreferenced(session: Session, store: EvidenceStore, digests: Collection[str]) -> int:
+def discard_unreferenced(session: Session, store: PhotoStore, digests: Collection[str]) -> int:
     """Delete the files of hashes no kept row uses; return how many photos had files removed."""
     return sum(store.delete(d) for d in _unreferenced(session, digests))
 
 
-def mark_purged(session: Session, store: EvidenceStore, *, observed_before: dt.datetime,
+def mark_purged(session: Session, store: PhotoStore, *, observed_before: dt.datetime,
                 now: dt.datetime) -> tuple[int, list[str]]:
     """Inside the caller's transaction: mark the photos of violations observed before the cutoff purged.
 
@@ -172,20 +226,11 @@ class EvidenceCheck:
     problems: list[str] = field(default_factory=list)
 
 
-def _file_sha256(path: Any) -> str | None:
-    """The SHA-256 of a file read in pieces (photos run to megabytes); None if it is not there."""
-    try:
-        with open(path, "rb") as f:
-            return hashlib.file_digest(f, "sha256").hexdigest()
-    except FileNotFoundError:
-        return None
-
-
-def check_evidence(session: Session, store: EvidenceStore) -> EvidenceCheck:
+def check_evidence(session: Session, store: PhotoStore) -> EvidenceCheck:
     """Read back every kept photo's two files and hash them: what a restore, a move or a disk lost or changed.
 
-    The database holds each photo's hashes; the files live in the evidence directory, outside any
-    database backup. A problem names the violations and hazards whose evidence it touches.
+    The photos' rows hold their hashes; the bytes live in the evidence store (files outside any
+    database backup, or the database). A problem names the violations and hazards whose evidence it touches.
     """
     owners: dict[tuple[str, str], list[str]] = {}
     kept = select(ViolationPhoto.id, ViolationPhoto.violation_id, ViolationPhoto.sha256,
@@ -198,12 +243,11 @@ def check_evidence(session: Session, store: EvidenceStore) -> EvidenceCheck:
     check = EvidenceCheck(photos=sum(len(o) for o in owners.values()))
     for (digest, display), names in sorted(owners.items()):
         whose = ", ".join(names)
-        for what, path, expected in (("original", store.original_path(digest), digest),
-                                     ("display copy", store.display_path(digest), display)):
-            found = _file_sha256(path)
+        stored = store.raw(digest)
+        for what, data, expected in (("original", stored[0], digest), ("display copy", stored[1], display)):
             check.files += 1
-            if found is None:
+            if data is None:
                 check.problems.append(f"{what} of {digest} is missing ({whose})")
-            elif found != expected:
+            elif (found := sha256(data)) != expected:
                 check.problems.append(f"{what} of {digest} was altered: it hashes to {found} ({whose})")
     return check

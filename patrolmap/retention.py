@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from patrolmap.database import write_transaction
-from patrolmap.evidence import EvidenceStore
+from patrolmap.evidence import PhotoStore
 from patrolmap.models import AuditEntry, Violation, utcnow
 from patrolmap.photos import mark_purged
 
@@ -30,7 +30,7 @@ def anonymise_plate(plate: str, key: str) -> str:
 
 
 def purge_personal_data(session: Session, *, older_than: dt.timedelta, key: str, actor: str,
-                        evidence: EvidenceStore | None = None) -> int:
+                        evidence: PhotoStore | None = None) -> int:
     """Anonymise violations observed before now - older_than; return how many were changed.
 
     With an evidence store, their photos are purged too (files deleted after the commit, so

@@ -10,13 +10,14 @@ import zlib
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select, update
 
 from patrolmap.evidence import JPEG, PNG, PhotoError, _exif_orientation, inspect_photo
 from patrolmap.extensions import db
-from patrolmap.models import AuditEntry, Violation, ViolationPhoto
+from patrolmap.models import AuditEntry, EvidenceFile, Violation, ViolationPhoto
 
 from .conftest import signed_in_client
 from .photo_samples import (
@@ -143,8 +144,51 @@ def _photo_rows() -> int:
     return int(db.session.scalar(select(func.count()).select_from(ViolationPhoto)))
 
 
+@pytest.fixture(params=["files", "database"])
+def evidence(request: pytest.FixtureRequest, app: Flask) -> str:
+    """Each test of the photos' bytes runs with them in files and in the database (PATROLMAP_EVIDENCE_STORE)."""
+    app.config["EVIDENCE_STORE"] = request.param
+    return request.param
+
+
+def _stored(app: Flask, digest: str) -> tuple[bytes | None, bytes | None]:
+    """(original, display copy) as the configured store holds them, read without patrolmap's store code."""
+    if app.config["EVIDENCE_STORE"] == "database":
+        row = db.session.execute(select(EvidenceFile.original, EvidenceFile.display)
+                                 .where(EvidenceFile.sha256 == digest)).one_or_none()
+        return (None, None) if row is None else (bytes(row.original), bytes(row.display))
+    folder = Path(app.config["EVIDENCE_DIR"]) / digest[:2]
+    return tuple(p.read_bytes() if p.exists() else None  # type: ignore[return-value]
+                 for p in (folder / digest, folder / f"{digest}.display"))
+
+
+def _pictures(app: Flask) -> int:
+    """How many pictures the store holds (each is an original and a display copy)."""
+    if app.config["EVIDENCE_STORE"] == "database":
+        return int(db.session.scalar(select(func.count()).select_from(EvidenceFile)))
+    files = _files(app)
+    assert len(files) % 2 == 0, files
+    return len(files) // 2
+
+
+def _change(app: Flask, digest: str, *, original: bytes | None = None, gone: bool = False) -> None:
+    """Damage what the store holds, as a failing disk or a hand in the database would: a new original,
+    or the whole picture gone."""
+    if app.config["EVIDENCE_STORE"] == "database":
+        rows = sa.delete(EvidenceFile) if gone else update(EvidenceFile).values(original=original)
+        db.session.execute(rows.where(EvidenceFile.sha256 == digest))
+        db.session.commit()
+        return
+    folder = Path(app.config["EVIDENCE_DIR"]) / digest[:2]
+    if original is not None:
+        (folder / digest).write_bytes(original)
+    if gone:
+        (folder / digest).unlink()
+        (folder / f"{digest}.display").unlink()
+
+
 def test_a_photo_is_stored_as_sent_and_shown_without_its_location(app: Flask, loaded: dict[str, int],
-                                                                  staff: FlaskClient) -> None:
+                                                                  staff: FlaskClient, evidence: str) -> None:
     original = phone_jpeg()
     digest = hashlib.sha256(original).hexdigest()
     response = _upload(staff, loaded["v1"], original)
@@ -154,10 +198,12 @@ def test_a_photo_is_stored_as_sent_and_shown_without_its_location(app: Flask, lo
                                                                                        "image/jpeg", False)
     assert (body["width"], body["height"], body["uploaded_by"], body["violation"]) == (16, 8, "duty-li", loaded["v1"])
     assert response.headers["Location"] == f"/api/photos/{digest}" == body["url"]
-    # On disk: the original under its hash, byte for byte, and its display copy beside it.
+    # Stored: the original under its hash, byte for byte, and its display copy beside it (in files,
+    # or in the database and then no file at all).
     root = Path(app.config["EVIDENCE_DIR"])
-    assert (root / digest[:2] / digest).read_bytes() == original
-    assert _files(app) == [root / digest[:2] / digest, root / digest[:2] / f"{digest}.display"]
+    assert _stored(app, digest) == (original, inspect_photo(original).display)
+    assert _files(app) == ([root / digest[:2] / digest, root / digest[:2] / f"{digest}.display"]
+                           if evidence == "files" else [])
 
     shown = staff.get(f"/api/photos/{digest}")
     assert shown.status_code == 200 and shown.mimetype == "image/jpeg"
@@ -196,7 +242,8 @@ def test_a_png_is_taken_by_its_content_whatever_its_name(app: Flask, loaded: dic
     assert staff.get(response.get_json()["original_url"]).data == data
 
 
-def test_the_same_photo_twice_is_stored_once(app: Flask, loaded: dict[str, int], staff: FlaskClient) -> None:
+def test_the_same_photo_twice_is_stored_once(app: Flask, loaded: dict[str, int], staff: FlaskClient,
+                                             evidence: str) -> None:
     data = phone_jpeg()
     assert _upload(staff, loaded["v1"], data).status_code == 201
     again = _upload(staff, loaded["v1"], data, name="copy.jpg")
@@ -205,7 +252,7 @@ def test_the_same_photo_twice_is_stored_once(app: Flask, loaded: dict[str, int],
     assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "photo")) == 1
     # The same picture as evidence of another violation: a row of its own, the same files.
     other = _upload(staff, loaded["v2"], data)
-    assert other.status_code == 201 and _photo_rows() == 2 and len(_files(app)) == 2
+    assert other.status_code == 201 and _photo_rows() == 2 and _pictures(app) == 1
 
 
 @pytest.mark.parametrize(("data", "name", "status", "words"), [
@@ -281,17 +328,17 @@ def test_a_void_violation_takes_no_new_photos(app: Flask, loaded: dict[str, int]
     assert staff.get(f"/api/photos/{digest}/original").status_code == 200  # its evidence stays
 
 
-def test_an_altered_original_is_never_served(app: Flask, loaded: dict[str, int], staff: FlaskClient) -> None:
+def test_an_altered_original_is_never_served(app: Flask, loaded: dict[str, int], staff: FlaskClient,
+                                             evidence: str) -> None:
     digest = _upload(staff, loaded["v1"], phone_jpeg()).get_json()["sha256"]
-    path = Path(app.config["EVIDENCE_DIR"]) / digest[:2] / digest
-    path.write_bytes(path.read_bytes().replace(b"PatrolPhone", b"OtherPhone!"))
+    _change(app, digest, original=phone_jpeg().replace(b"PatrolPhone", b"OtherPhone!"))
     response = staff.get(f"/api/photos/{digest}/original")
     assert response.status_code == 500 and "no longer matches its SHA-256" in response.get_json()["message"]
 
 
 def test_the_retention_purge_deletes_old_photos_and_keeps_their_hashes(app: Flask, runner: FlaskCliRunner,
                                                                        loaded: dict[str, int],
-                                                                       staff: FlaskClient) -> None:
+                                                                       staff: FlaskClient, evidence: str) -> None:
     old, recent = loaded["v1"], loaded["v2"]
     now = dt.datetime.now(dt.UTC)
     db.session.execute(update(Violation).where(Violation.id == old).values(observed_at=now - dt.timedelta(days=400)))
@@ -300,7 +347,6 @@ def test_the_retention_purge_deletes_old_photos_and_keeps_their_hashes(app: Flas
     only_old = _upload(staff, old, phone_jpeg()).get_json()["sha256"]
     shared = _upload(staff, old, phone_png()).get_json()["sha256"]
     assert _upload(staff, recent, phone_png()).status_code == 201  # the same picture, recent evidence too
-    root = Path(app.config["EVIDENCE_DIR"])
 
     result = runner.invoke(args=["purge-personal-data", "--days", "365"])
     assert result.exit_code == 0, result.output
@@ -309,8 +355,8 @@ def test_the_retention_purge_deletes_old_photos_and_keeps_their_hashes(app: Flas
     assert len(rows) == 3  # rows stay, with their hashes
     assert rows[(old, only_old)].purged_at is not None and rows[(old, shared)].purged_at is not None
     assert rows[(recent, shared)].purged_at is None
-    assert not (root / only_old[:2] / only_old).exists() and not (root / only_old[:2] / f"{only_old}.display").exists()
-    assert (root / shared[:2] / shared).exists()  # still evidence of the recent violation
+    assert _stored(app, only_old) == (None, None)
+    assert _stored(app, shared)[0] == phone_png()  # still evidence of the recent violation
     gone = staff.get(f"/api/photos/{only_old}")
     assert gone.status_code == 410 and "retention" in gone.get_json()["message"]
     assert staff.get(f"/api/photos/{only_old}/original").status_code == 410
@@ -330,27 +376,37 @@ def test_the_retention_purge_deletes_old_photos_and_keeps_their_hashes(app: Flas
 
 
 def test_check_evidence_names_each_missing_or_altered_file(app: Flask, runner: FlaskCliRunner,
-                                                           loaded: dict[str, int], staff: FlaskClient) -> None:
+                                                           loaded: dict[str, int], staff: FlaskClient,
+                                                           evidence: str) -> None:
     first = _upload(staff, loaded["v1"], phone_jpeg()).get_json()["sha256"]
     second = _upload(staff, loaded["v2"], phone_png()).get_json()["sha256"]
     assert _upload(staff, loaded["v3"], phone_jpeg()).status_code == 201  # the first picture on a second violation
     intact = runner.invoke(args=["check-evidence"])
     assert intact.exit_code == 0, intact.output
     assert "3 photo(s) on record, 4 file(s) read: all present and intact" in intact.output
-    root = Path(app.config["EVIDENCE_DIR"])
-    original = root / first[:2] / first
-    original.write_bytes(original.read_bytes() + b"\x00")
-    (root / second[:2] / f"{second}.display").unlink()
+    _change(app, first, original=phone_jpeg() + b"\x00")
+    _change(app, second, gone=True)
     broken = runner.invoke(args=["check-evidence"])
     assert broken.exit_code == 1
-    altered = hashlib.sha256(original.read_bytes()).hexdigest()
+    altered = hashlib.sha256(phone_jpeg() + b"\x00").hexdigest()
     assert (f"original of {first} was altered: it hashes to {altered} (violation {loaded['v1']} photo 1, "
             f"violation {loaded['v3']} photo 3)") in broken.output
-    assert f"display copy of {second} is missing (violation {loaded['v2']} photo 2)" in broken.output
-    assert "2 of 4 evidence file(s) missing or altered (3 photo(s) on record)" in broken.output
+    for what in ("original", "display copy"):
+        assert f"{what} of {second} is missing (violation {loaded['v2']} photo 2)" in broken.output
+    assert "3 of 4 evidence file(s) missing or altered (3 photo(s) on record)" in broken.output
     # A photo purged under the retention rules has no files to keep: it is not a problem.
     db.session.execute(update(ViolationPhoto).where(ViolationPhoto.sha256 == second)
                        .values(purged_at=dt.datetime.now(dt.UTC)))
     db.session.commit()
     left = runner.invoke(args=["check-evidence"])
-    assert left.exit_code == 1 and "display copy" not in left.output and "1 of 2 evidence file(s)" in left.output
+    assert left.exit_code == 1 and second not in left.output and "1 of 2 evidence file(s)" in left.output
+
+
+def test_the_evidence_store_setting_is_checked_at_start(tmp_path: Path) -> None:
+    from patrolmap import create_app
+
+    config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}", "AUTO_INIT_DB": False,
+              "GC_FREEZE": False}
+    with pytest.raises(RuntimeError, match="PATROLMAP_EVIDENCE_STORE must be files or database, not 's3'"):
+        create_app({**config, "EVIDENCE_STORE": "s3"})
+    assert create_app({**config, "EVIDENCE_STORE": "database"}).config["EVIDENCE_STORE"] == "database"

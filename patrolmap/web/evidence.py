@@ -21,11 +21,11 @@ from patrolmap.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from patrolmap.evidence import AlteredEvidence, EvidenceStore, PhotoError, inspect_photo
+from patrolmap.evidence import AlteredEvidence, PhotoError, PhotoStore, inspect_photo
 from patrolmap.extensions import db
 from patrolmap.geojson import feature_json
 from patrolmap.models import Violation, ViolationPhoto
-from patrolmap.photos import add_photo, list_photos, photo_dict, photo_to_serve, visible_violation
+from patrolmap.photos import add_photo, evidence_store, list_photos, photo_dict, photo_to_serve, visible_violation
 from patrolmap.store import query_features
 from patrolmap.transitions import TRANSITIONS, transition_violation
 from patrolmap.web.api import _json_body, _LocalTimes, _properties, actor
@@ -110,8 +110,8 @@ def void_violation(violation_id: int) -> tuple[Response, int]:
 # ---------------------------------------------------------------- photos
 
 
-def _store() -> EvidenceStore:
-    return EvidenceStore(current_app.config["EVIDENCE_DIR"])
+def _store() -> PhotoStore:
+    return evidence_store(current_app.config, db.session)
 
 
 def _photo_json(photo: ViolationPhoto) -> dict[str, Any]:
