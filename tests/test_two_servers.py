@@ -1,7 +1,8 @@
 """Two real app servers (gunicorn, one worker each) on one PostGIS database, as behind a load balancer.
 
 What one server learns, the other knows: a sign-in, a write, a sign-in limit, an idempotency key, a path
-edit (the routing network each keeps in memory is rebuilt when the paths' version in the database moves).
+edit (the routing network each keeps in memory is rebuilt when the paths' version in the database moves),
+an evidence photo (kept in the database: each server has an evidence directory of its own).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from patrolmap.importing import load_geodata
 from patrolmap.models import User, Violation
 
 from .conftest import DATA, signed_in_client
+from .photo_samples import phone_jpeg
 
 pytestmark = [pytest.mark.store("postgis"), pytest.mark.slow]
 
@@ -79,6 +81,21 @@ class Caller:
         except urllib.error.HTTPError as error:
             return Answer(error.code, error.headers, error.read())
 
+    def upload(self, server: str, path: str, data: bytes) -> Answer:
+        """POST one photo as multipart/form-data, field "file"."""
+        boundary = "patrolmap-test-boundary"
+        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
+                "Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(server + path, method="POST", data=body)
+        request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+        request.add_header("Cookie", f"patrolmap_session={self.cookie}")
+        request.add_header("X-CSRF-Token", self.csrf or "")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return Answer(response.status, response.headers, response.read())
+        except urllib.error.HTTPError as error:
+            return Answer(error.code, error.headers, error.read())
+
     def sign_in(self, server: str, username: str, password: str) -> Answer:
         answer = self.call(server, "POST", "/login", {"username": username, "password": password})
         if answer.status == 200:
@@ -94,9 +111,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start(database_url: str, log: Path, evidence_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "shared-by-every-server",
+           "PATROLMAP_EVIDENCE_STORE": "database", "PATROLMAP_EVIDENCE_DIR": str(evidence_dir),
            "PATROLMAP_AUTO_INIT": "0", "PATROLMAP_BIND": f"127.0.0.1:{port}", "PATROLMAP_WORKERS": "1",
            "PATROLMAP_THREADS": "2", "PATROLMAP_LANGUAGE": "en"}
     with log.open("wb") as out:  # the child keeps its own copy of the file
@@ -129,7 +147,7 @@ def servers(app: Flask, database_url: str, tmp_path: Path) -> Iterator[tuple[str
                         User(username="officer-he", password_hash=password, roles="traffic_staff")])
     db.session.commit()
     db.session.remove()
-    started = [_start(database_url, tmp_path / f"gunicorn-{name}.log") for name in "ab"]
+    started = [_start(database_url, tmp_path / f"gunicorn-{name}.log", tmp_path / f"evidence-{name}") for name in "ab"]
     try:
         for (process, server), name in zip(started, "ab", strict=True):
             _wait_ready(process, server, tmp_path / f"gunicorn-{name}.log")
@@ -145,7 +163,7 @@ def servers(app: Flask, database_url: str, tmp_path: Path) -> Iterator[tuple[str
                 process.wait()
 
 
-def test_two_servers_share_everything_that_matters(app: Flask, servers: tuple[str, str]) -> None:
+def test_two_servers_share_everything_that_matters(app: Flask, servers: tuple[str, str], tmp_path: Path) -> None:
     a, b = servers
     li = Caller()
     assert li.sign_in(a, "officer-li", PASSWORD).status == 200
@@ -167,6 +185,15 @@ def test_two_servers_share_everything_that_matters(app: Flask, servers: tuple[st
     assert retried.body == first.body
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Violation).where(Violation.source_id.like("api:%"))) == 2
+
+    # A photo taken as evidence on A is served by B, byte for byte; neither wrote a file.
+    photo = phone_jpeg()
+    uploaded = li.upload(a, f"/api/violations/{violation['id']}/photos", photo)
+    assert uploaded.status == 201, uploaded.body
+    original = li.call(b, "GET", f"/api/photos/{uploaded.json()['sha256']}/original")
+    assert (original.status, original.body) == (200, photo)
+    assert li.call(b, "GET", uploaded.json()["url"]).status == 200
+    assert not [f for f in tmp_path.glob("evidence-*/**/*") if f.is_file()]
 
     # Failed sign-ins counted on A close the account on B too (the limit is 5 per account in 15 minutes).
     stranger = Caller()
