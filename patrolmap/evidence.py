@@ -265,8 +265,6 @@ class PhotoStore(Protocol):
     (photos.DatabaseEvidenceStore). Missing bytes are FileNotFoundError; an original that no longer
     hashes to its name is AlteredEvidence."""
 
-    where: str
-
     def save(self, photo: Photo) -> None: ...
     def read_original(self, digest: str) -> bytes: ...
     def read_display(self, digest: str) -> bytes: ...
@@ -288,7 +286,6 @@ class EvidenceStore:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self.where = str(self.root)
 
     def original_path(self, digest: str) -> Path:
         check_digest(digest)

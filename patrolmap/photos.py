@@ -29,8 +29,6 @@ class DatabaseEvidenceStore:
     attaches, serves and purges photos whichever store holds them.
     """
 
-    where = "the database (table evidence_files)"
-
     def __init__(self, session: Session) -> None:
         self.session = session
 
