@@ -47,17 +47,19 @@ class DatabaseEvidenceStore:
                                    .where(EvidenceFile.sha256 == digest)).one_or_none()
         return (None, None) if row is None else (row.original, row.display)
 
-    def read_original(self, digest: str) -> bytes:
-        original, _ = self.raw(digest)
-        if original is None:
+    def _one(self, column: Any, digest: str) -> bytes:
+        """One of the two copies (a photo runs to megabytes: the other is not read)."""
+        check_digest(digest)
+        data = self.session.scalar(select(column).where(EvidenceFile.sha256 == digest))
+        if data is None:
             raise FileNotFoundError(digest)
-        return checked_original(digest, original)
+        return bytes(data)
+
+    def read_original(self, digest: str) -> bytes:
+        return checked_original(digest, self._one(EvidenceFile.original, digest))
 
     def read_display(self, digest: str) -> bytes:
-        _, display = self.raw(digest)
-        if display is None:
-            raise FileNotFoundError(digest)
-        return display
+        return self._one(EvidenceFile.display, digest)
 
     def delete(self, digest: str) -> bool:
         with write_transaction(self.session):
