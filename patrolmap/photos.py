@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,25 +41,34 @@ class DatabaseEvidenceStore:
         except IntegrityError:
             pass  # stored just now by a request beside this one: the same bytes
 
-    def raw(self, digest: str) -> tuple[bytes | None, bytes | None]:
+    def _fetch(self, columns: str, digest: str) -> Any:
+        """The row's `columns` (a fixed list of ours), or None. On PostgreSQL the bytes come in
+        psycopg's binary format: as hex text (its default) a 2 MB photo took 14 ms instead of 1.9."""
         check_digest(digest)
-        row = self.session.execute(select(EvidenceFile.original, EvidenceFile.display)
-                                   .where(EvidenceFile.sha256 == digest)).one_or_none()
-        return (None, None) if row is None else (row.original, row.display)
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            with connection.connection.driver_connection.cursor(binary=True) as cursor:
+                cursor.execute(f"SELECT {columns} FROM evidence_files WHERE sha256 = %s", (digest,))
+                return cursor.fetchone()
+        return connection.execute(text(f"SELECT {columns} FROM evidence_files WHERE sha256 = :digest"),
+                                  {"digest": digest}).one_or_none()
 
-    def _one(self, column: Any, digest: str) -> bytes:
+    def raw(self, digest: str) -> tuple[bytes | None, bytes | None]:
+        row = self._fetch("original, display", digest)
+        return (None, None) if row is None else (bytes(row[0]), bytes(row[1]))
+
+    def _one(self, column: str, digest: str) -> bytes:
         """One of the two copies (a photo runs to megabytes: the other is not read)."""
-        check_digest(digest)
-        data = self.session.scalar(select(column).where(EvidenceFile.sha256 == digest))
-        if data is None:
+        row = self._fetch(column, digest)
+        if row is None:
             raise FileNotFoundError(digest)
-        return bytes(data)
+        return bytes(row[0])
 
     def read_original(self, digest: str) -> bytes:
-        return checked_original(digest, self._one(EvidenceFile.original, digest))
+        return checked_original(digest, self._one("original", digest))
 
     def read_display(self, digest: str) -> bytes:
-        return self._one(EvidenceFile.display, digest)
+        return self._one("display", digest)
 
     def delete(self, digest: str) -> bool:
         with write_transaction(self.session):
