@@ -116,3 +116,14 @@ def test_reminders_migration_keeps_what_was_sent(store: str, tmp_path: Path) -> 
         assert sorted(kept) == sorted(rows) and len(kept) == len(set(kept))
         upgrade()
         db.engine.dispose()
+
+
+@pytest.mark.store("postgis")
+def test_photo_bytes_are_not_compressed_again(app: Flask) -> None:
+    """JPEG and PNG are compressed: PostgreSQL keeps the evidence store's columns out of line, as they are."""
+    import sqlalchemy as sa
+
+    storage = dict(db.session.execute(sa.text(
+        "SELECT attname, attstorage FROM pg_attribute WHERE attrelid = 'evidence_files'::regclass AND attnum > 0"
+    )).tuples().all())
+    assert (storage["original"], storage["display"]) == ("e", "e")  # EXTERNAL: no TOAST compression

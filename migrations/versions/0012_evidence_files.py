@@ -24,6 +24,11 @@ def upgrade():
     sa.Column('created_at', patrolmap.geotypes.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('sha256', name=op.f('pk_evidence_files'))
     )
+    if op.get_bind().dialect.name == "postgresql":
+        # JPEG and PNG are compressed already: TOAST's attempt to compress them again only costs
+        # time (a 2 MB photo's insert took twice as long).
+        op.execute("ALTER TABLE evidence_files ALTER COLUMN original SET STORAGE EXTERNAL, "
+                   "ALTER COLUMN display SET STORAGE EXTERNAL")
 
 
 def downgrade():
