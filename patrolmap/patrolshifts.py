@@ -25,7 +25,7 @@ import datetime as dt
 import math
 import re
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -297,6 +297,24 @@ def finished_visits(schedule: Schedule, now: dt.datetime, created_at: dt.datetim
     """
     return {r.visit for r in schedule.window.rounds if now >= r.end and r.start >= created_at
             and (deleted_at is None or r.start < deleted_at)}
+
+
+def counted_stops(shift: Shift, tours: Sequence[Tour], speed_m_per_min: float, first_day: dt.date,
+                  last_day: dt.date, checkins_by_date: Mapping[dt.date, Sequence[CheckinRecord]], now: dt.datetime,
+                  created_at: dt.datetime, deleted_at: dt.datetime | None,
+                  ) -> Iterator[tuple[dt.date, Tour, list[StopVisit]]]:
+    """Each shift day's stops per team that count against the route (finished_visits), with their status:
+    what the reports' completion rates and the missed-stops report both tally."""
+    day = first_day
+    while day <= last_day:
+        schedule = build_schedule(shift, tours, speed_m_per_min, day, checkins_by_date.get(day, ()), now)
+        day += dt.timedelta(days=1)
+        if schedule is None:
+            continue
+        counted = finished_visits(schedule, now, created_at, deleted_at)
+        for tour in tours:
+            yield schedule.window.shift_date, tour, [s for s in schedule.stops
+                                                     if s.team == tour.team and s.visit in counted]
 
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:

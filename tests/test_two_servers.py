@@ -63,9 +63,11 @@ class Caller:
     csrf: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
-    def call(self, server: str, method: str, path: str, body: Any = None, **headers: str) -> Answer:
-        request = urllib.request.Request(server + path, method=method,
-                                         data=None if body is None else json.dumps(body).encode())
+    def call(self, server: str, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
+             **headers: str) -> Answer:
+        """A JSON request (or `raw` bytes with their Content_Type among the headers), as this person."""
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(server + path, method=method, data=data)
         request.add_header("Accept", "application/json")
         if body is not None:
             request.add_header("Content-Type", "application/json")
@@ -86,15 +88,7 @@ class Caller:
         boundary = "patrolmap-test-boundary"
         body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
                 "Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-        request = urllib.request.Request(server + path, method="POST", data=body)
-        request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
-        request.add_header("Cookie", f"patrolmap_session={self.cookie}")
-        request.add_header("X-CSRF-Token", self.csrf or "")
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return Answer(response.status, response.headers, response.read())
-        except urllib.error.HTTPError as error:
-            return Answer(error.code, error.headers, error.read())
+        return self.call(server, "POST", path, raw=body, Content_Type=f"multipart/form-data; boundary={boundary}")
 
     def sign_in(self, server: str, username: str, password: str) -> Answer:
         answer = self.call(server, "POST", "/login", {"username": username, "password": password})

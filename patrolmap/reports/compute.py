@@ -67,8 +67,7 @@ from patrolmap.models import (
 from patrolmap.patrolshifts import (
     CheckinRecord,
     ShiftError,
-    build_schedule,
-    finished_visits,
+    counted_stops,
     make_shift,
     tours_from_plan,
 )
@@ -406,34 +405,25 @@ def patrol_section(session: Session, campus: Campus, period: Period, now: dt.dat
         if shift is None:
             continue
         tours = tours_from_plan(route.plan)
-        by_date: dict[dt.date, list[tuple[CheckinRecord, str]]] = defaultdict(list)
+        by_date: dict[dt.date, list[CheckinRecord]] = defaultdict(list)
         for c in session.scalars(select(PatrolCheckin).where(
                 PatrolCheckin.route_id == route.id, PatrolCheckin.shift_date >= period.start,
                 PatrolCheckin.shift_date <= period.end)):
-            by_date[c.shift_date].append((CheckinRecord(c.checkpoint_id, c.team, c.visit, c.at, c.officer, c.method),
-                                          c.officer))
+            by_date[c.shift_date].append(CheckinRecord(c.checkpoint_id, c.team, c.visit, c.at, c.officer, c.method))
         item = {"route": route.id, "name": route.name, "deleted": route.deleted_at is not None, **_tally()}
-        day = period.start
-        while day <= last_day:
-            records = by_date.get(day, [])
-            schedule = build_schedule(shift, tours, route.speed_m_per_min, day, [r for r, _ in records], now)
-            day += dt.timedelta(days=1)
-            if schedule is None:
+        for day, tour, stops in counted_stops(shift, tours, route.speed_m_per_min, period.start, last_day, by_date,
+                                              now, route.created_at, route.deleted_at):
+            if not stops:
                 continue
-            counted = finished_visits(schedule, now, route.created_at, route.deleted_at)
-            for tour in tours:
-                stops = [s for s in schedule.stops if s.team == tour.team and s.visit in counted]
-                if not stops:
-                    continue
-                tally = {"shifts": 1, "planned": len(stops),
-                         **{k: sum(s.status == k for s in stops) for k in ("on_time", "late", "missed")}}
+            tally = {"shifts": 1, "planned": len(stops),
+                     **{k: sum(s.status == k for s in stops) for k in ("on_time", "late", "missed")}}
+            for key, value in tally.items():
+                item[key] += value
+            officers = sorted({r.officer for r in by_date[day] if r.team == tour.team}) or [None]
+            for officer in officers:
+                mine = per_officer.setdefault(officer, {"officer": officer, **_tally()})
                 for key, value in tally.items():
-                    item[key] += value
-                officers = sorted({name for r, name in records if r.team == tour.team}) or [None]
-                for officer in officers:
-                    mine = per_officer.setdefault(officer, {"officer": officer, **_tally()})
-                    for key, value in tally.items():
-                        mine[key] += value
+                    mine[key] += value
         if item["planned"] or not item["deleted"]:
             per_route.append(_rates(item))
     totals = _tally()

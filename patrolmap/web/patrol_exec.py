@@ -46,8 +46,8 @@ from patrolmap.patrolshifts import (
     ShiftWindow,
     Tour,
     build_schedule,
+    counted_stops,
     distance_m,
-    finished_visits,
     make_shift,
     next_shift,
     shift_at,
@@ -649,33 +649,23 @@ def missed_rows(campus: Campus, date_from: dt.date, date_to: dt.date, now: dt.da
             continue
         tours = tours_from_plan(route.plan)
         points = _checkpoints(campus.id, [cid for t in tours for cid in t.order])
-        checkins = _records(route.id, date_from=date_from, date_to=date_to)
-        by_date: dict[dt.date, list[PatrolCheckin]] = defaultdict(list)
-        for c in checkins:
-            by_date[c.shift_date].append(c)
-        day = date_from
-        while day <= date_to:
-            schedule = build_schedule(shift, tours, route.speed_m_per_min, day,
-                                      [_as_record(c) for c in by_date.get(day, [])], now)
-            day += dt.timedelta(days=1)
-            if schedule is None:
+        by_date: dict[dt.date, list[CheckinRecord]] = defaultdict(list)
+        for c in _records(route.id, date_from=date_from, date_to=date_to):
+            by_date[c.shift_date].append(_as_record(c))
+        for day, tour, stops in counted_stops(shift, tours, route.speed_m_per_min, date_from, date_to, by_date, now,
+                                              route.created_at, route.deleted_at):
+            missed = [s for s in stops if s.status == "missed"]
+            planned_total += len(stops)
+            missed_total += len(missed)
+            if not missed:
                 continue
-            counted = finished_visits(schedule, now, route.created_at, route.deleted_at)
-            for tour in tours:
-                stops = [s for s in schedule.stops if s.team == tour.team and s.visit in counted]
-                missed = [s for s in stops if s.status == "missed"]
-                planned_total += len(stops)
-                missed_total += len(missed)
-                if not missed:
-                    continue
-                officers = sorted({c.officer for c in by_date.get(schedule.window.shift_date, [])
-                                   if c.team == tour.team}) or [None]
-                listed = [{"visit": s.visit, "seq": s.seq, "checkpoint": s.checkpoint,
-                           "name": points[s.checkpoint].name if s.checkpoint in points else None,
-                           "planned_at": _local(s.planned_at, zone)} for s in missed]
-                rows.extend({"shift_date": schedule.window.shift_date.isoformat(), "route": route.id,
-                             "route_name": route.name, "team": tour.team, "officer": officer,
-                             "missed": len(missed), "planned": len(stops), "stops": listed} for officer in officers)
+            officers = sorted({r.officer for r in by_date[day] if r.team == tour.team}) or [None]
+            listed = [{"visit": s.visit, "seq": s.seq, "checkpoint": s.checkpoint,
+                       "name": points[s.checkpoint].name if s.checkpoint in points else None,
+                       "planned_at": _local(s.planned_at, zone)} for s in missed]
+            rows.extend({"shift_date": day.isoformat(), "route": route.id, "route_name": route.name,
+                         "team": tour.team, "officer": officer, "missed": len(missed), "planned": len(stops),
+                         "stops": listed} for officer in officers)
     rows.sort(key=lambda r: (r["shift_date"], r["route_name"], r["route"], r["team"], r["officer"] or ""))
     per_officer: dict[str | None, dict[str, Any]] = {}
     for row in rows:
